@@ -1,0 +1,31 @@
+# The README's commands. Each one runs set-up first (idempotent, fast when done).
+SHELL := /bin/bash
+ROWS ?= 1000000
+
+.PHONY: setup demo test test-fast lint ui clean
+
+setup:
+	@bash scripts/setup.sh
+
+## Run the whole salary_training DAG through Airflow on the embedded default.
+demo: setup
+	@bash scripts/demo.sh $(ROWS)
+
+## Lint, then the whole test suite (slow, service-backed tests included).
+test: setup lint
+	@source scripts/env.sh && python -m pytest
+
+## The fast tests only (no spark-submit, no Airflow runs).
+test-fast: setup
+	@source scripts/env.sh && python -m pytest -m "not slow"
+
+lint: setup
+	@source scripts/env.sh && ruff check .
+
+## Airflow web UI with our DAGs on http://127.0.0.1:8080 (airflow standalone).
+ui: setup
+	@bash scripts/ui.sh
+
+## Remove the local Airflow home, lake and build output (the cached venv stays).
+clean:
+	rm -rf .local build .venv

@@ -1,0 +1,158 @@
+"""Static pipeline settings parsed from ``config/pipeline.toml`` into frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+CONFIG_ENV = "SALARY_CONFIG"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "pipeline.toml"
+
+
+@dataclass(frozen=True)
+class LakeLayout:
+    raw: str
+    curated: str
+    rejected: str
+    reports: str
+    staging: str
+    curated_versions_kept: int
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Coefficients of the salary function; see config/pipeline.toml for the formula."""
+
+    base: float
+    age_linear: float
+    age_quadratic: float
+    active_bonus: float
+    tenure_sqrt: float
+    active_tenure: float
+    noise_sigma: float
+    age_min: int
+    age_max: int
+    signup_years: int
+    active_probability: float
+
+    @property
+    def noise_floor_mse(self) -> float:
+        """Best MSE any model can reach: the noise variance plus the cent-rounding variance."""
+        return self.noise_sigma**2 + 0.01**2 / 12
+
+
+@dataclass(frozen=True)
+class DirtyData:
+    duplicate_fraction: float
+    null_fraction: float
+    padded_name_fraction: float
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything that determines the generated rows, apart from rows and seed."""
+
+    as_of: dt.date
+    rows_per_file: int
+    generator_version: int
+    names: tuple[str, ...]
+    dirty: DirtyData
+    truth: GroundTruth
+
+    @property
+    def signup_days(self) -> int:
+        """Number of possible signup dates: as_of and the days before it, over signup_years."""
+        start = self.as_of.replace(year=self.as_of.year - self.truth.signup_years)
+        return (self.as_of - start).days
+
+    def digest(self, rows: int, seed: int) -> str:
+        """Stable identity of a generated dataset; equal digests mean identical rows."""
+        payload = {"rows": rows, "seed": seed, **asdict(self)}
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    top_n: int
+    extreme_k: int
+    age_band_starts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    training: str
+    start_date: dt.date
+    retries: int
+    retry_delay_seconds: int
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    driver_memory: str
+    conf: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: LakeLayout
+    dataset: DatasetSpec
+    default_rows: int
+    default_seed: int
+    queries: QuerySettings
+    schedule: ScheduleSettings
+    spark: SparkSettings
+    config_dir: Path
+
+
+def parse_settings(raw: dict, config_dir: Path) -> Settings:
+    """Build Settings from the parsed TOML document."""
+    ds = raw["dataset"]
+    spark_conf = {
+        key: str(value).replace("__CONFIG_DIR__", str(config_dir))
+        for key, value in raw["spark"]["conf"].items()
+    }
+    return Settings(
+        lake=LakeLayout(**raw["lake"]),
+        dataset=DatasetSpec(
+            as_of=dt.date.fromisoformat(ds["as_of"]),
+            rows_per_file=int(ds["rows_per_file"]),
+            generator_version=int(ds["generator_version"]),
+            names=tuple(ds["names"]),
+            dirty=DirtyData(**ds["dirty"]),
+            truth=GroundTruth(**ds["ground_truth"]),
+        ),
+        default_rows=int(ds["rows"]),
+        default_seed=int(ds["seed"]),
+        queries=QuerySettings(
+            top_n=int(raw["queries"]["top_n"]),
+            extreme_k=int(raw["queries"]["extreme_k"]),
+            age_band_starts=tuple(raw["queries"]["age_band_starts"]),
+        ),
+        schedule=ScheduleSettings(
+            training=raw["schedule"]["training"],
+            start_date=dt.date.fromisoformat(raw["schedule"]["start_date"]),
+            retries=int(raw["schedule"]["retries"]),
+            retry_delay_seconds=int(raw["schedule"]["retry_delay_seconds"]),
+        ),
+        spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
+        config_dir=config_dir,
+    )
+
+
+@lru_cache(maxsize=4)
+def load_settings(path: str | None = None) -> Settings:
+    """Load settings from ``path``, ``$SALARY_CONFIG`` or the repository's config/."""
+    config_path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"pipeline settings not found at {config_path}: pass --config or set ${CONFIG_ENV}"
+        )
+    with config_path.open("rb") as fh:
+        return parse_settings(tomllib.load(fh), config_path.parent)

@@ -1,0 +1,73 @@
+"""Paths in the lake. Pure string functions: the same code serves file:// and hdfs:// roots."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from salary.config import LakeLayout
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+GENERATED_CHUNK = "generated"
+MANIFEST = "_MANIFEST.json"
+SUCCESS = "_SUCCESS"
+CURRENT = "_CURRENT"
+
+
+def path_segment(value: str) -> str:
+    """Turn a run id (``manual__2026-01-01T00:00:00+00:00``) into one safe path segment.
+
+    Hadoop paths reject ``:`` in a segment, so every character outside ``[A-Za-z0-9._-]``
+    becomes ``_``. Distinct Airflow run ids stay distinct in practice (they differ in digits).
+    """
+    segment = _UNSAFE.sub("_", value).strip("._")
+    if not segment:
+        raise ValueError(f"run id {value!r} has no usable characters for a path")
+    return segment
+
+
+def join(root: str, *parts: str) -> str:
+    """Join a lake root URI and relative parts with single slashes."""
+    out = root.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def is_visible(name: str) -> bool:
+    """Hadoop and Spark treat names starting with ``_`` or ``.`` as hidden."""
+    return not name.startswith(("_", "."))
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Where each dataset and report lives below one lake root."""
+
+    root: str
+    layout: LakeLayout
+
+    @property
+    def raw(self) -> str:
+        return join(self.root, self.layout.raw)
+
+    @property
+    def generated_chunk(self) -> str:
+        return join(self.raw, GENERATED_CHUNK)
+
+    @property
+    def curated(self) -> str:
+        return join(self.root, self.layout.curated)
+
+    def curated_version(self, run_id: str) -> str:
+        return join(self.curated, path_segment(run_id))
+
+    def rejected_rows(self, run_id: str) -> str:
+        return join(self.root, self.layout.rejected, path_segment(run_id))
+
+    def report(self, job: str, run_id: str) -> str:
+        return join(self.root, self.layout.reports, job, path_segment(run_id))
+
+    def staging(self, job: str, run_id: str) -> str:
+        """A private scratch folder for one task attempt's output before it is published."""
+        return join(self.root, self.layout.staging, job, path_segment(run_id))

@@ -1,0 +1,75 @@
+"""What every job's thin ``main()`` shares: arguments, logging, stage timing, the summary line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SUMMARY_MARKER = "JOB_SUMMARY "
+
+log = logging.getLogger(__name__)
+
+
+def job_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the arguments every job takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lake-root", required=True, help="file:///... or hdfs://host:port")
+    parser.add_argument("--run-id", required=True, help="Airflow run id; names this run's outputs")
+    parser.add_argument("--config", default=None, help="pipeline.toml (default: the repository's)")
+    return parser
+
+
+def configure_logging() -> None:
+    """One format for every job, on stderr, which spark-submit and Ray hand to Airflow's log."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+class Stages:
+    """Wall seconds per named stage of a job, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+            log.info("stage %s took %.2f s", name, self.seconds[name])
+
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self._start, 3)
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The one-line JSON summary a job ends with; ``parse_summary`` reads it back."""
+    return SUMMARY_MARKER + json.dumps(summary, sort_keys=True, default=str)
+
+
+def parse_summary(log_text: str) -> dict[str, Any]:
+    """The last job summary in a log (a task log or a job's captured output)."""
+    lines = [line for line in log_text.splitlines() if SUMMARY_MARKER in line]
+    if not lines:
+        raise ValueError("no job summary line in the log")
+    return json.loads(lines[-1].split(SUMMARY_MARKER, 1)[1])
+
+
+def emit_summary(summary: dict[str, Any]) -> None:
+    """Log the summary as the job's final line."""
+    logging.getLogger("salary.summary").info("%s", summary_line(summary))

@@ -1,0 +1,92 @@
+"""The Spark session every job uses, and the resource metrics Spark itself records."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
+PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
+
+
+def get_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSession:
+    """The job's session. The master and resources come from spark-submit; ``conf`` adds
+    settings a job relies on for correctness (time zone) whoever launched it."""
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+def _scala_seq(seq: Any) -> list[Any]:
+    return [seq.apply(i) for i in range(seq.size())]
+
+
+def resource_metrics(spark: SparkSession) -> dict[str, Any]:
+    """Peak memory and I/O totals from Spark's status store (what its UI and REST API show).
+
+    Works with the UI disabled: the status store is kept regardless. Peak executor memory
+    comes from executor heartbeats, so a job shorter than one heartbeat may report none; the
+    driver JVM's own peak heap (MemoryPoolMXBean) is recorded too, which in local mode is
+    the executor's JVM as well.
+    """
+    jsc = spark.sparkContext._jsc.sc()
+    store = jsc.statusStore()
+    out: dict[str, Any] = {}
+
+    peaks: dict[str, int] = {}
+    for summary in _scala_seq(store.executorList(False)):
+        option = summary.peakMemoryMetrics()
+        if option.isDefined():
+            metrics = option.get()
+            for name in PEAK_MEMORY_METRICS:
+                peaks[name] = max(peaks.get(name, 0), int(metrics.getMetricValue(name)))
+    out["executor_peak_bytes"] = peaks
+
+    totals = {"input_bytes": 0, "output_bytes": 0, "shuffle_write_bytes": 0,
+              "shuffle_read_bytes": 0, "memory_spilled_bytes": 0, "disk_spilled_bytes": 0,
+              "peak_execution_memory_bytes": 0, "stages": 0, "tasks": 0}
+    gateway = spark.sparkContext._gateway
+    no_quantiles = gateway.new_array(gateway.jvm.double, 0)
+    all_tasks = gateway.jvm.java.util.ArrayList()
+    # stageList(statuses=None: all, details, withSummaries, unsortedQuantiles, taskStatus)
+    for stage in _scala_seq(store.stageList(None, False, False, no_quantiles, all_tasks)):
+        totals["stages"] += 1
+        totals["tasks"] += int(stage.numCompleteTasks())
+        totals["input_bytes"] += int(stage.inputBytes())
+        totals["output_bytes"] += int(stage.outputBytes())
+        totals["shuffle_write_bytes"] += int(stage.shuffleWriteBytes())
+        totals["shuffle_read_bytes"] += int(stage.shuffleReadBytes())
+        totals["memory_spilled_bytes"] += int(stage.memoryBytesSpilled())
+        totals["disk_spilled_bytes"] += int(stage.diskBytesSpilled())
+        totals["peak_execution_memory_bytes"] = max(
+            totals["peak_execution_memory_bytes"], int(stage.peakExecutionMemory())
+        )
+    out.update(totals)
+
+    jvm = spark.sparkContext._jvm
+    heap_peak = 0
+    for pool in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans():
+        if str(pool.getType().toString()) == "Heap memory":
+            heap_peak += int(pool.getPeakUsage().getUsed())
+    out["driver_jvm_peak_heap_bytes"] = heap_peak
+    return out
+
+
+def finish_job(spark: SparkSession, report_file: str, summary: dict[str, Any], stages: Any) -> dict[str, Any]:
+    """Complete a job's summary with timings and Spark's metrics, write it to the lake as
+    ``report_file`` and log it as the job's last line."""
+    from salary.hadoopfs import HadoopFS
+    from salary.runtime import emit_summary
+
+    summary = {**summary, "stage_seconds": stages.seconds, "spark": resource_metrics(spark)}
+    summary["seconds"] = stages.total
+    HadoopFS(spark, report_file).write_json(report_file, summary)
+    emit_summary(summary)
+    return summary

@@ -1,0 +1,34 @@
+# Sourced by every command: the environment of the embedded default. No side effects.
+# Override any of these before running make (e.g. SALARY_LAKE_ROOT=hdfs://127.0.0.1:8020).
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export REPO
+PYTHON=${PYTHON:-python3.11}
+SALARY_CACHE=${SALARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/salary-pipeline}
+# The venv lives outside the clone so a fresh clone reuses it; setup syncs it to the lock.
+export VENV=${VENV:-$SALARY_CACHE/venv-py311}
+export PATH="$VENV/bin:$PATH"
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
+    JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+    export JAVA_HOME
+fi
+
+# Airflow: SQLite metadata in an ignored folder of the repo, our DAGs and plugins.
+export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.local/airflow}
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
+export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
+export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=${AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT:-120}
+export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
+
+# Connections and the lake root: the only things that differ between deployments.
+export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
+export SALARY_LAKE_ROOT=${SALARY_LAKE_ROOT:-file://$REPO/.local/lake}
+export AIRFLOW_VAR_LAKE_ROOT=$SALARY_LAKE_ROOT
+
+# Spark: loopback only; executors run the venv's Python.
+export SPARK_LOCAL_IP=127.0.0.1
+export PYSPARK_PYTHON="$VENV/bin/python"
+export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"

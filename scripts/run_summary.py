@@ -1,0 +1,96 @@
+"""Print what the latest run of a DAG did: each task's state and time, and where its outputs landed.
+
+Task states and durations come from Airflow's metadata DB; outputs from the summary JSON each
+job writes to <lake>/reports/<task>/<run>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from salary.config import load_settings
+from salary.lake import Lake, join, path_segment
+
+REPORT_FILES = ("summary.json", "metrics.json")
+
+
+def read_lake_json(uri: str) -> dict | None:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return None  # other lake schemes: see the task log's JOB_SUMMARY line
+    path = Path(parsed.path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def task_outputs(lake: Lake, task_id: str, run_id: str) -> dict | None:
+    for name in REPORT_FILES:
+        doc = read_lake_json(join(lake.report(task_id, run_id), name))
+        if doc is not None:
+            return doc
+    return None
+
+
+def describe(summary: dict | None) -> str:
+    if summary is None:
+        return "-"
+    parts = []
+    if summary.get("skipped"):
+        parts.append("skipped: identical dataset exists")
+    for key in ("rows_in", "rows_out", "rows_rejected", "duplicates_dropped"):
+        if key in summary:
+            parts.append(f"{key}={summary[key]:,}")
+    return ", ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dag_id")
+    args = parser.parse_args(argv)
+
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    lake = Lake(os.environ["AIRFLOW_VAR_LAKE_ROOT"], load_settings().lake)
+    with create_session() as session:
+        run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == args.dag_id).order_by(DagRun.id.desc()).limit(1)
+        ).first()
+        if run is None:
+            print(f"no run of {args.dag_id} yet", file=sys.stderr)
+            return 1
+        tis = sorted(run.get_task_instances(session=session), key=lambda ti: ti.start_date or run.start_date)
+        rows = [(ti.task_id, str(ti.state), ti.duration or 0.0) for ti in tis]
+        run_id, run_state = run.run_id, str(run.state)
+        wall = (run.end_date - run.start_date).total_seconds() if run.end_date and run.start_date else 0.0
+
+    print(f"\nrun {run_id}: {run_state}, {wall:.1f} s wall")
+    print(f"{'task':<18} {'state':<16} {'seconds':>8}  output")
+    outputs = []
+    for task_id, state, seconds in rows:
+        summary = task_outputs(lake, task_id, run_id)
+        print(f"{task_id:<18} {state:<16} {seconds:>8.1f}  {summary.get('output', '-') if summary else '-'}")
+        if summary:
+            detail = describe(summary)
+            if detail:
+                print(f"{'':<44}{detail}")
+            outputs.append(summary)
+    task_total = sum(s for _, _, s in rows)
+    if wall:
+        print(f"sum of task times {task_total:.1f} s; orchestration overhead {wall - task_total:.1f} s "
+              "(tasks run in parallel branches may overlap)")
+    for summary in outputs:
+        if summary.get("job") == "etl_benchmark":
+            print(f"ETL metrics: {join(lake.report('etl_benchmark', run_id), 'metrics.json')}")
+            print(f"rejected rows by reason: {summary.get('rejected_by_reason')} -> {summary.get('rejected_output')}")
+    print(f"reports: {join(lake.root, lake.layout.reports)}/<task>/{path_segment(run_id)}/")
+    return 0 if run_state == "success" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

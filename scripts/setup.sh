@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Idempotent set-up of the embedded default; fast when everything is already in place.
+#   system packages -> Java 17 check -> pinned venv -> code zip for Spark -> Airflow DB
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+say() { echo "[setup] $*"; }
+
+if ! command -v "$PYTHON" >/dev/null 2>&1 || [ "$("$PYTHON" -c 'import sys; print(sys.version_info[:2] == (3, 11))')" != True ]; then
+    echo "[setup] Python 3.11 is required (looked for '$PYTHON'; set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+fi
+
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
+if [ "${java_major:-none}" != 17 ]; then
+    echo "[setup] Java 17 is required by Spark 4.2 and was not found on PATH (found: ${java_major:-none})." >&2
+    echo "[setup] On Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless" >&2
+    exit 1
+fi
+
+lock_sha=$(sha256sum "$REPO/requirements/lock.txt" | cut -c1-64)
+if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
+    # gssapi (HDFS provider -> hdfs[kerberos]) builds from source against the Kerberos headers.
+    if ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ]; then
+            say "installing libkrb5-dev"
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev >/dev/null
+        else
+            echo "[setup] libkrb5-dev is missing: sudo apt-get install -y libkrb5-dev" >&2
+            exit 1
+        fi
+    fi
+    say "syncing $VENV with requirements/lock.txt (about 8 minutes the first time)"
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    pip_log="$SALARY_CACHE/pip-install.log"
+    { "$VENV/bin/pip" install --disable-pip-version-check --upgrade pip==25.3 &&
+      "$VENV/bin/pip" install --disable-pip-version-check -r "$REPO/requirements/lock.txt"; } >"$pip_log" 2>&1 ||
+        { grep -v "is ignored: it is neither" "$pip_log" | tail -n 30 >&2; echo "[setup] pip failed; log: $pip_log" >&2; exit 1; }
+    echo "$lock_sha" > "$VENV/.lock-sha256"
+fi
+ln -sfn "$VENV" "$REPO/.venv"
+
+# The shared package, shipped to Spark executors with --py-files.
+"$VENV/bin/python" - <<'PY'
+import os, pathlib, zipfile
+repo = pathlib.Path(os.environ["REPO"])
+out = repo / "build" / "salary.zip"
+out.parent.mkdir(exist_ok=True)
+tmp = out.with_suffix(".zip.tmp")
+with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    for path in sorted((repo / "salary").rglob("*.py")):
+        zf.write(path, path.relative_to(repo).as_posix())
+tmp.replace(out)
+PY
+
+mkdir -p "$AIRFLOW_HOME"
+airflow_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')
+if [ ! -f "$AIRFLOW_HOME/.migrated-$airflow_version" ]; then
+    say "migrating the Airflow metadata DB in $AIRFLOW_HOME"
+    "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
+    touch "$AIRFLOW_HOME/.migrated-$airflow_version"
+fi
+say "ready: venv $VENV, AIRFLOW_HOME $AIRFLOW_HOME, lake $SALARY_LAKE_ROOT"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The Airflow web UI (airflow standalone: api-server, scheduler, dag-processor, triggerer)
+# with our DAGs, on http://127.0.0.1:8080. Ctrl-C stops it.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__PORT=${AIRFLOW_UI_PORT:-8080}
+echo "[ui] http://127.0.0.1:$AIRFLOW__API__PORT  user 'admin', password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+echo "[ui] DAGs start paused: unpause salary_training, then Trigger (with params) from its page."
+exec airflow standalone

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
+
+from salary.etl import (
+    CURATED_SCHEMA,
+    REASON,
+    REJECTED,
+    STATUS,
+    SchemaMismatchError,
+    check_schema,
+    clean,
+    clean_metrics,
+    normalise,
+    routed,
+    snake_case,
+)
+
+RAW = T.StructType([
+    T.StructField("id", T.LongType()),
+    T.StructField("name", T.StringType()),
+    T.StructField("age", T.IntegerType()),
+    T.StructField("salary", T.DoubleType()),
+    T.StructField("signup_date", T.TimestampType()),
+    T.StructField("is_active", T.BooleanType()),
+])
+D = dt.datetime(2020, 6, 30)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("signup_date", "signup_date"),
+    ("Signup_date", "signup_date"),
+    ("signupDate", "signup_date"),
+    ("Signup Date ", "signup_date"),
+    ("is-active", "is_active"),
+    ("ID", "id"),
+])
+def test_snake_case(raw, expected):
+    assert snake_case(raw) == expected
+
+
+def test_check_schema_accepts_the_report_schema_and_other_integer_widths():
+    check_schema(RAW, "ok")
+    widened = T.StructType([T.StructField("ID", T.IntegerType()), *RAW.fields[1:3],
+                            T.StructField("Salary", T.LongType()), T.StructField("signupDate", T.DateType()),
+                            RAW.fields[5]])
+    check_schema(widened, "ok")
+
+
+def test_check_schema_names_missing_column_and_wrong_type():
+    bad = T.StructType([RAW.fields[0], RAW.fields[1], T.StructField("age", T.StringType()), *RAW.fields[4:]])
+    with pytest.raises(SchemaMismatchError) as err:
+        check_schema(bad, "raw chunk x")
+    message = str(err.value)
+    assert message.startswith("raw chunk x: ")
+    assert "column 'age' has type string, expected an integer type" in message
+    assert "missing column 'salary' (expected a numeric type)" in message
+
+
+def test_normalise_names_types_and_trimming(spark):
+    df = spark.createDataFrame(
+        [(1, "  Bob ", 30, 100, D, True)],
+        "ID int, ` Name` string, Age smallint, Salary bigint, signupDate timestamp, isActive boolean",
+    ).withColumn("extra", F.lit("dropped"))
+    out = normalise(df)
+    assert out.schema == CURATED_SCHEMA
+    assertDataFrameEqual(out, spark.createDataFrame([(1, "Bob", 30, 100.0, D.date(), True)], CURATED_SCHEMA))
+
+
+def _rows(spark, rows):
+    return spark.createDataFrame(rows, CURATED_SCHEMA)
+
+
+def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
+    day = dt.date(2020, 1, 1)
+    good = (1, "Ann", 30, 10.0, day, True)
+    rows = [
+        good, good, good,                               # exact duplicates: one kept
+        (2, "Bo", 40, 20.0, day, False),
+        (3, "Cy", 50, 30.0, day, True),
+        (3, "Cy", 50, 31.0, day, True),                 # conflicting id: smallest kept
+        (4, None, 20, 40.0, day, True),                 # null name
+        (4, None, 20, 40.0, day, True),                 # ... and its exact copy
+        (5, "Di", None, 50.0, day, True),               # null age
+        (6, "Ed", 12, 60.0, day, True),                 # out of range
+        (7, "", 25, 70.0, day, True),                   # blank name
+        (None, "Fa", 25, 70.0, day, True),              # null id
+    ]
+    cleaned = clean(_rows(spark, rows), 18, 80)
+    curated = cleaned.filter(F.col(REASON).isNull()).select(*CURATED_SCHEMA.fieldNames())
+    assertDataFrameEqual(curated, _rows(spark, [good, rows[3], rows[4]]))
+    reasons = {r["id"]: (r[REASON], r["copies"]) for r in cleaned.filter(F.col(REASON).isNotNull()).collect()}
+    assert reasons == {4: ("null_name", 2), 5: ("null_age", 1), 6: ("age_out_of_range", 1),
+                       7: ("blank_name", 1), None: ("null_id", 1)}
+    m = cleaned.agg(*clean_metrics()).first().asDict()
+    assert m == {"rows_out": 3, "rows_rejected": 6, "duplicates_dropped": 3, "conflicting_ids": 1}
+    assert m["rows_out"] + m["rows_rejected"] + m["duplicates_dropped"] == len(rows)
+
+
+def test_routed_keeps_every_rejected_input_row(spark):
+    day = dt.date(2020, 1, 1)
+    bad = (4, None, 20, 40.0, day, True)
+    rows = [(1, "Ann", 30, 10.0, day, True), (1, "Ann", 30, 10.0, day, True), bad, bad, bad]
+    out = routed(clean(_rows(spark, rows), 18, 80))
+    counts = {(r[STATUS], r[REASON]): r["count"] for r in out.groupBy(STATUS, REASON).count().collect()}
+    assert counts == {("curated", None): 1, (REJECTED, "null_name"): 3}

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from salary.etl import CURATED_SCHEMA
+from salary.queries import age_band, age_histogram, oldest, salary_by_age_band, top_earners, youngest
+
+DAY = dt.date(2020, 1, 1)
+
+
+def _people(spark, rows):
+    return spark.createDataFrame([(i, n, a, s, DAY, act) for i, n, a, s, act in rows], CURATED_SCHEMA)
+
+
+def test_top_earners_breaks_ties_by_id(spark):
+    df = _people(spark, [(5, "e", 30, 100.0, True), (3, "c", 40, 100.0, False), (9, "i", 50, 90.0, True),
+                         (1, "a", 20, 50.0, True), (2, "b", 60, 100.0, True)])
+    got = top_earners(df, 4).collect()
+    assert [r["id"] for r in got] == [2, 3, 5, 9]
+    assert got[0].asDict() == {"id": 2, "name": "b", "age": 60, "salary": 100.0}
+
+
+def test_top_earners_is_planned_as_a_top_k_not_a_full_sort(spark):
+    df = _people(spark, [(1, "a", 20, 1.0, True)])
+    plan = top_earners(df, 3)._jdf.queryExecution().executedPlan().toString()
+    assert "TakeOrderedAndProject" in plan
+
+
+def test_age_bands(spark):
+    df = spark.createDataFrame([(a,) for a in (18, 24, 25, 74, 75, 80)], "age int")
+    labels = [r["b"] for r in df.select(age_band(F.col("age"), [18, 25, 75], 80).alias("b")).collect()]
+    assert labels == ["18-24", "18-24", "25-74", "25-74", "75-80", "75-80"]
+
+
+def test_salary_by_age_band(spark):
+    df = _people(spark, [(1, "a", 20, 10.0, True), (2, "b", 22, 30.0, False), (3, "c", 70, 50.0, True)])
+    got = salary_by_age_band(df, [18, 25], 80)
+    expected = spark.createDataFrame(
+        [("18-24", 2, 20.0, 14.14, 10.0, 30.0), ("25-80", 1, 50.0, None, 50.0, 50.0)],
+        "age_band string, people bigint, mean_salary double, stddev_salary double, min_salary double, "
+        "max_salary double",
+    )
+    assertDataFrameEqual(got, expected, checkRowOrder=True)
+
+
+def test_youngest_and_oldest_are_active_only_with_id_ties(spark):
+    rows = [(1, "a", 19, 1.0, False), (2, "b", 25, 1.0, True), (3, "c", 25, 1.0, True), (4, "d", 22, 1.0, True),
+            (5, "e", 80, 1.0, False), (6, "f", 70, 1.0, True), (7, "g", 70, 1.0, True)]
+    df = _people(spark, rows)
+    assert [r["id"] for r in youngest(df, 2).collect()] == [4, 2]
+    assert [r["id"] for r in oldest(df, 3).collect()] == [6, 7, 2]
+
+
+def test_age_histogram_counts_active_people(spark):
+    df = _people(spark, [(1, "a", 19, 1.0, False), (2, "b", 25, 1.0, True), (3, "c", 25, 1.0, True),
+                         (4, "d", 30, 1.0, True)])
+    assert [tuple(r) for r in age_histogram(df).collect()] == [(25, 2), (30, 1)]
