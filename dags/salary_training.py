@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG, Param
+from operators.spark import SparkJobSubmitOperator
 
 from salary.config import load_settings
 
@@ -37,9 +37,9 @@ RUN_ARGS = ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }
             "--config", str(SETTINGS.config_dir / "pipeline.toml")]
 
 
-def spark_job(task_id: str, *args: str) -> SparkSubmitOperator:
+def spark_job(task_id: str, *args: str) -> SparkJobSubmitOperator:
     """A task that spark-submits ``jobs/<task_id>.py`` with this run's lake and id."""
-    return SparkSubmitOperator(
+    return SparkJobSubmitOperator(
         task_id=task_id,
         application=str(REPO / "jobs" / f"{task_id}.py"),
         py_files=PY_FILES,

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, Row
 from salary.config import Settings
 from salary.queries import age_histogram, oldest, youngest
 from salary.reports import run_report_job
+from salary.runtime import run_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

@@ -17,11 +17,12 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from salary.config import Settings, load_settings
+from salary.errors import BadInputError
 from salary.etl import CURATED, REASON, REJECTED, STATUS, check_schema, clean, clean_metrics, normalise, routed
 from salary.generate import RAW_COLUMNS
 from salary.hadoopfs import HadoopFS
 from salary.lake import CURRENT, GENERATED_CHUNK, MANIFEST, SUCCESS, Lake, is_visible, join, path_segment
-from salary.runtime import Stages, configure_logging, job_parser
+from salary.runtime import Stages, configure_logging, job_parser, run_job
 from salary.spark import finish_job, get_session
 
 JOB = "etl_benchmark"
@@ -42,7 +43,7 @@ def complete_chunks(fs: HadoopFS, raw: str) -> list[str]:
         else:
             log.warning("skipping raw chunk %s: no %s marker (still being written?)", path, SUCCESS)
     if not chunks:
-        raise FileNotFoundError(f"no complete raw chunk under {raw}")
+        raise BadInputError(f"no complete raw chunk under {raw}")
     return chunks
 
 
@@ -144,4 +145,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

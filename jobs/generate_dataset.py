@@ -17,7 +17,7 @@ from salary.config import Settings, load_settings
 from salary.generate import generate
 from salary.hadoopfs import HadoopFS
 from salary.lake import MANIFEST, Lake, join
-from salary.runtime import Stages, configure_logging, job_parser
+from salary.runtime import Stages, configure_logging, job_parser, run_job
 from salary.spark import finish_job, get_session
 
 JOB = "generate_dataset"
@@ -104,4 +104,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

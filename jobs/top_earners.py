@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, Row
 from salary.config import Settings
 from salary.queries import salary_by_age_band, top_earners
 from salary.reports import run_report_job
+from salary.runtime import run_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,4 +35,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_job(main))

@@ -9,6 +9,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from salary.errors import BadInputError
 from salary.generate import RAW_COLUMNS
 
 STATUS = "status"
@@ -41,7 +42,7 @@ CURATED_SCHEMA = T.StructType(
 )
 
 
-class SchemaMismatchError(ValueError):
+class SchemaMismatchError(BadInputError):
     """A raw dataset lacks a required column or has one of the wrong type."""
 
 

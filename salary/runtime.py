@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -62,14 +62,28 @@ def summary_line(summary: dict[str, Any]) -> str:
     return SUMMARY_MARKER + json.dumps(summary, sort_keys=True, default=str)
 
 
-def parse_summary(log_text: str) -> dict[str, Any]:
-    """The last job summary in a log (a task log or a job's captured output)."""
-    lines = [line for line in log_text.splitlines() if SUMMARY_MARKER in line]
-    if not lines:
-        raise ValueError("no job summary line in the log")
-    return json.loads(lines[-1].split(SUMMARY_MARKER, 1)[1])
+def parse_summaries(log_text: str) -> list[dict[str, Any]]:
+    """Every job summary in a log, in order. Log handlers may add text around the line
+    (Airflow's console format appends the logger name), so only the JSON object is read."""
+    decoder = json.JSONDecoder()
+    return [
+        decoder.raw_decode(line.split(SUMMARY_MARKER, 1)[1])[0]
+        for line in log_text.splitlines()
+        if SUMMARY_MARKER in line
+    ]
 
 
 def emit_summary(summary: dict[str, Any]) -> None:
     """Log the summary as the job's final line."""
     logging.getLogger("salary.summary").info("%s", summary_line(summary))
+
+
+def run_job(main: Callable[[], int]) -> int:
+    """Run a job's ``main`` and map bad input to its own exit status (no retry can fix it)."""
+    from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
+
+    try:
+        return main()
+    except BadInputError as err:
+        log.error("bad input: %s", err)
+        return BAD_INPUT_EXIT_CODE

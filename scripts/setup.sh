@@ -39,18 +39,8 @@ if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
 fi
 ln -sfn "$VENV" "$REPO/.venv"
 
-# The shared package, shipped to Spark executors with --py-files.
-"$VENV/bin/python" - <<'PY'
-import os, pathlib, zipfile
-repo = pathlib.Path(os.environ["REPO"])
-out = repo / "build" / "salary.zip"
-out.parent.mkdir(exist_ok=True)
-tmp = out.with_suffix(".zip.tmp")
-with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-    for path in sorted((repo / "salary").rglob("*.py")):
-        zf.write(path, path.relative_to(repo).as_posix())
-tmp.replace(out)
-PY
+# The shared package, shipped to Spark with --py-files.
+"$VENV/bin/python" "$REPO/scripts/build_pyfiles.py" >/dev/null
 
 mkdir -p "$AIRFLOW_HOME"
 airflow_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from salary.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pyfiles_zip() -> None:
+    """Jobs import the package from build/salary.zip: rebuild it from this checkout."""
+    import runpy
+
+    runpy.run_path(str(REPO / "scripts" / "build_pyfiles.py"))["build"](REPO)
 
 
 @pytest.fixture(scope="session")

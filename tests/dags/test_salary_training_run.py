@@ -1,0 +1,195 @@
+"""salary_training end to end through real Airflow (`airflow dags test`) and real spark-submit.
+
+Outputs are checked against an independent computation (DuckDB over the same raw files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from salary.lake import CURRENT, Lake, path_segment
+from salary.runtime import parse_summaries
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS = 30_000
+SEED = 11
+
+
+def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=900)
+
+
+def json_output(proc: subprocess.CompletedProcess) -> list[dict]:
+    """The JSON document of a CLI command whose stdout may carry warnings before it."""
+    return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("[")))
+
+
+def summaries(log_text: str) -> dict[str, dict]:
+    return {doc["job"]: doc for doc in parse_summaries(log_text)}
+
+
+def latest_run(env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    runs = json_output(airflow(env, "dags", "list-runs", "salary_training", "-o", "json"))
+    run_id = max(runs, key=lambda r: r["run_after"])["run_id"]
+    states = json_output(airflow(env, "tasks", "states-for-dag-run", "salary_training", run_id, "-o", "json"))
+    return run_id, {s["task_id"]: s["state"] for s in states}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, settings):
+    """A fresh Airflow home (SQLite) and an empty file lake, in the environment of `make`."""
+    home = tmp_path_factory.mktemp("airflow")
+    lake_dir = tmp_path_factory.mktemp("lake")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_VAR_LAKE_ROOT": f"file://{lake_dir}",
+           "SALARY_LAKE_ROOT": f"file://{lake_dir}"}
+    airflow(env, "db", "migrate")
+    return env, lake_dir, Lake(f"file://{lake_dir}", settings.lake)
+
+
+@pytest.fixture(scope="module")
+def first_run(stack):
+    env, lake_dir, lake = stack
+    proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": ROWS, "seed": SEED}),
+                   check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    run_id, states = latest_run(env)
+    return proc.stdout + proc.stderr, run_id, states
+
+
+def local(uri: str) -> str:
+    return uri.removeprefix("file://")
+
+
+def test_every_task_succeeds_and_logs_its_summary(first_run):
+    log, _, states = first_run
+    assert states == dict.fromkeys(["generate_dataset", "etl_benchmark", "top_earners", "age_distribution"],
+                                   "success")
+    jobs = summaries(log)
+    assert set(jobs) == set(states)
+    for job in jobs.values():
+        assert job["stage_seconds"] and job["seconds"] > 0 and job["output"]
+
+
+def test_generated_dataset_and_its_manifest(first_run, stack, settings):
+    _, lake_dir, lake = stack
+    manifest = json.loads(Path(local(lake.generated_chunk), "_MANIFEST.json").read_text())
+    raw = duckdb.sql(f"select * from read_parquet('{local(lake.generated_chunk)}/*.parquet')")
+    assert manifest["rows"] == ROWS and manifest["seed"] == SEED
+    assert manifest["raw_rows"] == raw.count("*").fetchone()[0] == ROWS + manifest["duplicate_rows"]
+    assert manifest["noise_floor_mse"] == settings.dataset.truth.noise_floor_mse
+    assert raw.aggregate("count(distinct id), min(id), max(id)").fetchone() == (ROWS, 0, ROWS - 1)
+
+
+@pytest.fixture(scope="module")
+def reference(first_run, stack, settings):
+    """The ETL and both queries computed independently by DuckDB from the raw files."""
+    _, _, lake = stack
+    t = settings.dataset.truth
+    con = duckdb.connect()
+    con.execute(f"""
+        create view raw as select * from read_parquet('{local(lake.generated_chunk)}/*.parquet');
+        create view valid as
+            select distinct id, trim(name) as name, age, salary, cast(signup_date as date) as signup_date, is_active
+            from raw where id is not null and name is not null and trim(name) <> '' and age is not null
+            and salary is not null and signup_date is not null and is_active is not null
+            and age between {t.age_min} and {t.age_max};
+    """)
+    return con
+
+
+def test_etl_matches_an_independent_computation(first_run, stack, reference):
+    log, run_id, _ = first_run
+    _, _, lake = stack
+    metrics = json.loads(Path(local(lake.report("etl_benchmark", run_id)), "metrics.json").read_text())
+    assert summaries(log)["etl_benchmark"] == metrics  # the task log's last line is the stored metrics
+    curated = local(lake.curated_version(run_id))
+    con = reference
+    assert metrics["rows_in"] == con.sql("select count(*) from raw").fetchone()[0]
+    assert metrics["rows_out"] == con.sql("select count(*) from valid").fetchone()[0]
+    assert metrics["rows_in"] == metrics["rows_out"] + metrics["rows_rejected"] + metrics["duplicates_dropped"]
+    # The curated dataset is exactly the valid rows, normalised.
+    con.execute(f"create view curated as select id, name, age, salary, signup_date, is_active "
+                f"from read_parquet('{curated}/*.parquet')")
+    diff = con.sql("(select * from valid except select * from curated) "
+                   "union all (select * from curated except select * from valid)").fetchall()
+    assert diff == []
+    types = {r[0]: r[1] for r in con.sql("describe curated").fetchall()}
+    assert types["signup_date"] == "DATE"
+    # Every rejected row is kept with its reason.
+    rejected_files = f"{local(lake.rejected_rows(run_id))}/*/*.parquet"
+    rejected = con.sql(f"select reject_reason, count(*) from read_parquet('{rejected_files}', hive_partitioning=true) "
+                       "group by 1").fetchall()
+    assert dict(rejected) == metrics["rejected_by_reason"]
+    assert sum(metrics["rejected_by_reason"].values()) == metrics["rows_rejected"] > 0
+    assert Path(local(lake.curated), CURRENT).read_text().strip() == path_segment(run_id)
+    assert (Path(curated) / "_SUCCESS").exists() and (Path(curated) / "_MANIFEST.json").exists()
+
+
+def _report_table(lake: Lake, job: str, run_id: str, table: str) -> list[tuple]:
+    return [tuple(r.values()) for r in pq.read_table(f"{local(lake.report(job, run_id))}/{table}").to_pylist()]
+
+
+def test_top_earners_match_duckdb(first_run, stack, reference, settings):
+    _, run_id, _ = first_run
+    _, _, lake = stack
+    expected = reference.sql(f"select id, name, age, salary from valid order by salary desc, id asc "
+                             f"limit {settings.queries.top_n}").fetchall()
+    assert _report_table(lake, "top_earners", run_id, "top_earners") == expected
+    bands = _report_table(lake, "top_earners", run_id, "salary_by_age_band")
+    assert sum(b[1] for b in bands) == reference.sql("select count(*) from valid").fetchone()[0]
+    assert bands[0][0] == "18-24"
+    first = reference.sql("select count(*), round(avg(salary), 2), min(salary), max(salary) from valid "
+                          "where age between 18 and 24").fetchone()
+    assert (bands[0][1], bands[0][2], bands[0][4], bands[0][5]) == first
+
+
+def test_age_distribution_matches_duckdb(first_run, stack, reference, settings):
+    _, run_id, _ = first_run
+    _, _, lake = stack
+    k = settings.queries.extreme_k
+    young = reference.sql(f"select id, name, age, salary from valid where is_active order by age, id limit {k}")
+    old = reference.sql(f"select id, name, age, salary from valid where is_active order by age desc, id limit {k}")
+    assert _report_table(lake, "age_distribution", run_id, "youngest") == young.fetchall()
+    assert _report_table(lake, "age_distribution", run_id, "oldest") == old.fetchall()
+    hist = reference.sql("select age, count(*) from valid where is_active group by age order by age").fetchall()
+    assert _report_table(lake, "age_distribution", run_id, "age_histogram") == hist
+
+
+def test_bad_chunk_fails_etl_with_the_column_and_type_and_nothing_downstream(first_run, stack):
+    """A raw chunk with age as text: the ETL names it, no retry, no query runs, nothing is published."""
+    env, lake_dir, lake = stack
+    _, good_run, _ = first_run
+    bad = Path(local(lake.raw)) / "bad_types"
+    bad.mkdir()
+    pq.write_table(pa.table({"id": [1], "name": ["x"], "age": ["thirty"], "salary": [1.0],
+                             "signup_date": pa.array([0], pa.timestamp("us")), "is_active": [True]}),
+                   bad / "part-0.parquet")
+    (bad / "_SUCCESS").touch()
+    try:
+        proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": ROWS, "seed": SEED}),
+                       check=False)
+    finally:
+        for f in bad.iterdir():
+            f.unlink()
+        bad.rmdir()
+    log = proc.stdout + proc.stderr
+    run_id, states = latest_run(env)
+    assert run_id != good_run
+    assert states == {"generate_dataset": "success", "etl_benchmark": "failed",
+                      "top_earners": "upstream_failed", "age_distribution": "upstream_failed"}
+    assert f"raw chunk {lake.raw}/bad_types: column 'age' has type string, expected an integer type" in log
+    assert "not retrying" in log
+    assert summaries(log)["generate_dataset"]["skipped"] is True  # same rows and seed: not regenerated
+    # Nothing of the failed run is visible; the previous version stays current.
+    assert not Path(local(lake.curated_version(run_id))).exists()
+    assert Path(local(lake.curated), CURRENT).read_text().strip() == path_segment(good_run)
