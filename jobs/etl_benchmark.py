@@ -18,7 +18,18 @@ from pyspark.sql import functions as F
 
 from salary.config import Settings, load_settings
 from salary.errors import BadInputError
-from salary.etl import CURATED, REASON, REJECTED, STATUS, check_schema, clean, clean_metrics, normalise, routed
+from salary.etl import (
+    CONFLICTING_ID,
+    CURATED,
+    REASON,
+    REJECTED,
+    STATUS,
+    check_schema,
+    clean,
+    clean_metrics,
+    normalise,
+    routed,
+)
 from salary.generate import RAW_COLUMNS
 from salary.hadoopfs import HadoopFS
 from salary.lake import CURRENT, GENERATED_CHUNK, MANIFEST, SUCCESS, Lake, is_visible, join, path_segment
@@ -28,7 +39,7 @@ from salary.spark import finish_job, get_session
 JOB = "etl_benchmark"
 log = logging.getLogger(JOB)
 
-REJECT_REASONS = tuple(f"null_{c}" for c in RAW_COLUMNS) + ("blank_name", "age_out_of_range")
+REJECT_REASONS = tuple(f"null_{c}" for c in RAW_COLUMNS) + ("blank_name", "age_out_of_range", CONFLICTING_ID)
 
 
 def complete_chunks(fs: HadoopFS, raw: str) -> list[str]:
@@ -69,11 +80,11 @@ def run_etl(spark: SparkSession, fs: HadoopFS, lake: Lake, settings: Settings, r
     cleaned = clean(raw, truth.age_min, truth.age_max).observe(
         counted,
         *clean_metrics(),
-        *[F.sum(F.when(F.col(REASON) == r, F.col("copies")).otherwise(0)).alias(r) for r in REJECT_REASONS],
+        *[F.sum(F.when(F.col(REASON) == r, 1).otherwise(0)).alias(r) for r in REJECT_REASONS],
     )
     staging = lake.staging(JOB, run_id)
     fs.delete(staging)  # what an earlier attempt of this run left
-    # One pass: scan, normalise, flag, de-duplicate, write both curated and rejected rows.
+    # One pass: scan, normalise, flag, de-duplicate (one shuffle), write curated and rejected rows.
     with stages.stage("transform_write"):
         routed(cleaned).write.partitionBy(STATUS, REASON).mode("overwrite").parquet(staging)
 
@@ -83,8 +94,9 @@ def run_etl(spark: SparkSession, fs: HadoopFS, lake: Lake, settings: Settings, r
     accounted = metrics["rows_out"] + metrics["rows_rejected"] + metrics["duplicates_dropped"]
     if accounted != rows_in:
         raise RuntimeError(f"row counts do not reconcile: {rows_in} in, {accounted} accounted for {metrics}")
-    if metrics["conflicting_ids"]:
-        log.warning("%d ids had differing rows; kept the smallest row of each", metrics["conflicting_ids"])
+    if rejected_by_reason.get(CONFLICTING_ID):
+        log.warning("%d rows share an id with a different curated row: rejected as %s",
+                    rejected_by_reason[CONFLICTING_ID], CONFLICTING_ID)
 
     curated_out = lake.curated_version(run_id)
     rejected_out = lake.rejected_rows(run_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -13,8 +13,9 @@ from salary.errors import BadInputError
 from salary.generate import RAW_COLUMNS
 
 STATUS = "status"
-CURATED, REJECTED = "curated", "rejected"
+CURATED, REJECTED, DUPLICATE = "curated", "rejected", "duplicate"
 REASON = "reject_reason"
+CONFLICTING_ID = "conflicting_id"
 
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 _NUMERIC = (*_INTEGRAL, T.FloatType, T.DoubleType, T.DecimalType)
@@ -88,51 +89,47 @@ def reject_reason(age_min: int, age_max: int) -> Column:
 
 
 def clean(df: DataFrame, age_min: int, age_max: int) -> DataFrame:
-    """Flag bad rows and de-duplicate by id, in one shuffle.
+    """Give every normalised row a status: curated, duplicate or rejected (with a reason).
 
-    Curated rows (null ``reject_reason``) are grouped by id and the smallest row is kept, so
-    the choice is deterministic. A rejected row groups with its exact copies only. Columns:
-    the curated schema, ``reject_reason``, ``copies`` (input rows the output row stands for)
-    and ``variants`` (2 when an id had differing contents).
+    One row per id is curated: the one with the smallest content hash, so the choice is
+    deterministic. Exact copies of it are duplicates (dropped, counted). A row whose id also
+    has a curated row with different content is rejected as ``conflicting_id``; rows with
+    nulls or impossible values are rejected with their own reason, every copy kept.
+
+    A window over (id, reason) ordered by a 64-bit row hash does this with one shuffle and a
+    sort on fixed-width keys; rows with equal hashes count as identical (a 2^-64 chance per
+    pair of differing rows under one id).
     """
     data = [F.col(c) for c in RAW_COLUMNS]
-    flagged = df.withColumn(REASON, reject_reason(age_min, age_max))
-    row_key = F.when(F.col(REASON).isNotNull(), F.xxhash64(*data)).alias("_row_key")
-    grouped = flagged.groupBy("id", REASON, row_key).agg(
-        F.min(F.struct(*data)).alias("_first"),
-        F.max(F.struct(*data)).alias("_last"),
-        F.count(F.lit(1)).alias("copies"),
+    by_id = Window.partitionBy("id", REASON).orderBy("_row_hash")
+    ranked = (
+        df.withColumn(REASON, reject_reason(age_min, age_max))
+        .withColumn("_row_hash", F.xxhash64(*data))
+        .withColumn("_nth", F.row_number().over(by_id))
+        .withColumn("_variant", F.dense_rank().over(by_id))
     )
-    return grouped.select(
-        *[F.col(f"_first.{c}").alias(c) for c in RAW_COLUMNS],
-        F.col(REASON),
-        F.col("copies"),
-        F.when(F.col("_first") == F.col("_last"), F.lit(1)).otherwise(F.lit(2)).alias("variants"),
+    reason = F.when(F.col(REASON).isNull() & (F.col("_variant") > 1), F.lit(CONFLICTING_ID)).otherwise(F.col(REASON))
+    status = (
+        F.when(reason.isNotNull(), F.lit(REJECTED))
+        .when(F.col("_nth") == 1, F.lit(CURATED))
+        .otherwise(F.lit(DUPLICATE))
     )
+    return ranked.select(*RAW_COLUMNS, reason.alias(REASON), status.alias(STATUS))
 
 
 def clean_metrics() -> list[Column]:
     """Aggregates over ``clean()``'s output that reconcile the row counts of one ETL run."""
-    curated = F.col(REASON).isNull()
+
+    def rows_with(status: str) -> Column:
+        return F.sum(F.when(F.col(STATUS) == status, 1).otherwise(0))
+
     return [
-        F.sum(F.when(curated, 1).otherwise(0)).alias("rows_out"),
-        F.sum(F.when(~curated, F.col("copies")).otherwise(0)).alias("rows_rejected"),
-        F.sum(F.when(curated, F.col("copies") - 1).otherwise(0)).alias("duplicates_dropped"),
-        F.sum(F.when(curated & (F.col("variants") > 1), 1).otherwise(0)).alias("conflicting_ids"),
+        rows_with(CURATED).alias("rows_out"),
+        rows_with(REJECTED).alias("rows_rejected"),
+        rows_with(DUPLICATE).alias("duplicates_dropped"),
     ]
 
 
 def routed(cleaned: DataFrame) -> DataFrame:
-    """Rows to write, partitioned by (status, reject_reason).
-
-    Curated rows appear once; a rejected row appears as many times as it came in, so every
-    input row is either curated, a dropped duplicate of a curated row, or rejected with its
-    reason.
-    """
-    copies = F.when(F.col(REASON).isNull(), F.lit(1)).otherwise(F.col("copies"))
-    return cleaned.select(
-        *RAW_COLUMNS,
-        F.when(F.col(REASON).isNull(), F.lit(CURATED)).otherwise(F.lit(REJECTED)).alias(STATUS),
-        F.col(REASON),
-        F.explode(F.sequence(F.lit(1), copies)).alias("_copy"),
-    ).drop("_copy")
+    """The rows to write, partitioned by (status, reject_reason): duplicates are dropped."""
+    return cleaned.filter(F.col(STATUS) != DUPLICATE)

@@ -79,30 +79,45 @@ def _rows(spark, rows):
 def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
     day = dt.date(2020, 1, 1)
     good = (1, "Ann", 30, 10.0, day, True)
+    conflict = [(3, "Cy", 50, 30.0, day, True), (3, "Cy", 50, 31.0, day, True)]
     rows = [
         good, good, good,                               # exact duplicates: one kept
         (2, "Bo", 40, 20.0, day, False),
-        (3, "Cy", 50, 30.0, day, True),
-        (3, "Cy", 50, 31.0, day, True),                 # conflicting id: smallest kept
+        *conflict,                                      # same id, different rows: one kept, one rejected
         (4, None, 20, 40.0, day, True),                 # null name
-        (4, None, 20, 40.0, day, True),                 # ... and its exact copy
+        (4, None, 20, 40.0, day, True),                 # ... and its exact copy: both kept as rejected
         (5, "Di", None, 50.0, day, True),               # null age
         (6, "Ed", 12, 60.0, day, True),                 # out of range
         (7, "", 25, 70.0, day, True),                   # blank name
         (None, "Fa", 25, 70.0, day, True),              # null id
     ]
-    cleaned = clean(_rows(spark, rows), 18, 80)
-    curated = cleaned.filter(F.col(REASON).isNull()).select(*CURATED_SCHEMA.fieldNames())
-    assertDataFrameEqual(curated, _rows(spark, [good, rows[3], rows[4]]))
-    reasons = {r["id"]: (r[REASON], r["copies"]) for r in cleaned.filter(F.col(REASON).isNotNull()).collect()}
-    assert reasons == {4: ("null_name", 2), 5: ("null_age", 1), 6: ("age_out_of_range", 1),
-                       7: ("blank_name", 1), None: ("null_id", 1)}
-    m = cleaned.agg(*clean_metrics()).first().asDict()
-    assert m == {"rows_out": 3, "rows_rejected": 6, "duplicates_dropped": 3, "conflicting_ids": 1}
-    assert m["rows_out"] + m["rows_rejected"] + m["duplicates_dropped"] == len(rows)
+    cleaned = clean(_rows(spark, rows), 18, 80).collect()
+    by_status = {}
+    for r in cleaned:
+        by_status.setdefault(r[STATUS], []).append(r)
+    curated = sorted(tuple(r)[:6] for r in by_status["curated"])
+    assert [c[0] for c in curated] == [1, 2, 3]
+    assert curated[0] == good and curated[1] == rows[3] and curated[2] in conflict
+    rejected = sorted((r["id"] or 0, r[REASON]) for r in by_status[REJECTED])
+    assert rejected == [(0, "null_id"), (3, "conflicting_id"), (4, "null_name"), (4, "null_name"),
+                        (5, "null_age"), (6, "age_out_of_range"), (7, "blank_name")]
+    conflict_rejected = next(tuple(r)[:6] for r in by_status[REJECTED] if r[REASON] == "conflicting_id")
+    assert {conflict_rejected, curated[2]} == set(conflict)
+    assert len(by_status["duplicate"]) == 2
+    m = spark.createDataFrame(cleaned).agg(*clean_metrics()).first().asDict()
+    assert m == {"rows_out": 3, "rows_rejected": 7, "duplicates_dropped": 2}
+    assert sum(m.values()) == len(rows)
 
 
-def test_routed_keeps_every_rejected_input_row(spark):
+def test_clean_is_deterministic_whatever_the_input_order(spark):
+    day = dt.date(2020, 1, 1)
+    rows = [(3, "Cy", 50, float(s), day, True) for s in range(10)]
+    kept = {tuple(r)[:6] for order in (rows, rows[::-1], rows[3:] + rows[:3])
+            for r in clean(_rows(spark, order).repartition(3), 18, 80).filter(f"{STATUS} = 'curated'").collect()}
+    assert len(kept) == 1
+
+
+def test_routed_drops_duplicates_only(spark):
     day = dt.date(2020, 1, 1)
     bad = (4, None, 20, 40.0, day, True)
     rows = [(1, "Ann", 30, 10.0, day, True), (1, "Ann", 30, 10.0, day, True), bad, bad, bad]
