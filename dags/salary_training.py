@@ -1,11 +1,14 @@
 """
 ### salary_training
 
-Nightly: generate the synthetic salary dataset, clean it, and run the report's two queries,
-each step a `spark-submit` of a job in `jobs/` on the `spark_default` connection.
+Nightly: generate the synthetic salary dataset, clean it, run the report's two queries
+(each a `spark-submit` of a job in `jobs/` on the `spark_default` connection), then tune and
+train the salary model with Ray Tune on the `ray_default` cluster (Ray Jobs API) and promote
+it if it beats the champion on the same test rows.
 
 ```
 generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
+                                  -> tune_model -> promote_model
 ```
 
 | task | writes (below the lake root, Variable `lake_root`) |
@@ -14,8 +17,11 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
 | etl_benchmark | `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json` |
 | top_earners | `reports/top_earners/<run>/` |
 | age_distribution | `reports/age_distribution/<run>/` |
+| tune_model | `models/salary/<run>/` (pipeline, ml_model.pkl, scaler.pkl, metrics, manifest) |
+| promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json` |
 
-Trigger with params to change the dataset (`rows`, `seed`) or the queries (`top_n`, `k`).
+Trigger with params to change the dataset (`rows`, `seed`), the queries (`top_n`, `k`) or
+the search (`preset`: `default`, or `paper` for the report's own grid search).
 Each task's log ends with the job's `JOB_SUMMARY {...}` line.
 """
 
@@ -24,7 +30,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
+from operators.ray import RayJobOperator
 from operators.spark import SparkJobSubmitOperator
 
 from salary.config import load_settings
@@ -33,6 +40,11 @@ REPO = Path(__file__).resolve().parents[1]
 # Static settings only (a local TOML file): no connection, Variable or network at parse time.
 SETTINGS = load_settings()
 PY_FILES = str(REPO / "build" / "salary.zip")
+# What ships to the Ray cluster as the job's working_dir: code and config, no data.
+RAY_RUNTIME_ENV = {
+    "working_dir": str(REPO),
+    "excludes": [".git", ".local", ".venv", "build", "tests", "bench", "**/__pycache__"],
+}
 RUN_ARGS = ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }}",
             "--config", str(SETTINGS.config_dir / "pipeline.toml")]
 
@@ -72,6 +84,8 @@ with DAG(
         "top_n": Param(SETTINGS.queries.top_n, type="integer", minimum=1),
         "k": Param(SETTINGS.queries.extreme_k, type="integer", minimum=1,
                    description="How many youngest and oldest active people to report"),
+        "preset": Param("default", type="string", enum=sorted(SETTINGS.search_presets()),
+                        description="Hyperparameter search preset (config/search_spaces.toml)"),
     },
 ) as dag:
     generate_dataset = spark_job("generate_dataset", "--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}")
@@ -79,4 +93,22 @@ with DAG(
     top_earners = spark_job("top_earners", "--top-n", "{{ params.top_n }}")
     age_distribution = spark_job("age_distribution", "--k", "{{ params.k }}")
 
+    tune_model = RayJobOperator(
+        task_id="tune_model",
+        entrypoint=(
+            "python jobs/tune_model.py --lake-root '{{ var.value.lake_root }}' --run-id '{{ run_id }}' "
+            "--config config/pipeline.toml --preset '{{ params.preset }}'"
+        ),
+        runtime_env=RAY_RUNTIME_ENV,
+    )
+
+    @task(task_id="promote_model")
+    def promote_model(lake_root: str, run_id: str) -> dict:
+        """Make this run's model the champion if it beats the current one on the same test rows."""
+        from salary.lake import Lake
+        from salary.registry import promote
+
+        return promote(Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+
     generate_dataset >> etl_benchmark >> [top_earners, age_distribution]
+    etl_benchmark >> tune_model >> promote_model(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}")

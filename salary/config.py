@@ -21,6 +21,7 @@ class LakeLayout:
     curated: str
     rejected: str
     reports: str
+    models: str
     staging: str
     curated_versions_kept: int
 
@@ -100,6 +101,14 @@ class SparkSettings:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    test_percent: int
+    validation_percent: int
+    validation_rows: int
+    promotion_margin: float
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: LakeLayout
     dataset: DatasetSpec
@@ -108,7 +117,13 @@ class Settings:
     queries: QuerySettings
     schedule: ScheduleSettings
     spark: SparkSettings
+    model: ModelSettings
     config_dir: Path
+
+    def search_presets(self) -> dict[str, dict]:
+        """The hyperparameter search presets (config/search_spaces.toml)."""
+        with (self.config_dir / "search_spaces.toml").open("rb") as fh:
+            return tomllib.load(fh)
 
 
 def parse_settings(raw: dict, config_dir: Path) -> Settings:
@@ -142,6 +157,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
             retry_delay_seconds=int(raw["schedule"]["retry_delay_seconds"]),
         ),
         spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
+        model=ModelSettings(**raw["model"]),
         config_dir=config_dir,
     )
 

@@ -68,6 +68,13 @@ class Lake:
     def report(self, job: str, run_id: str) -> str:
         return join(self.root, self.layout.reports, job, path_segment(run_id))
 
+    @property
+    def models(self) -> str:
+        return join(self.root, self.layout.models)
+
+    def model_version(self, version: str) -> str:
+        return join(self.models, path_segment(version))
+
     def staging(self, job: str, run_id: str) -> str:
         """A private scratch folder for one task attempt's output before it is published."""
         return join(self.root, self.layout.staging, job, path_segment(run_id))

@@ -9,6 +9,14 @@ mkdir -p "$REPO/.local"
 echo "[demo] salary_training with rows=$rows (nightly default: 30,000,000; ROWS=30000000 make demo for the report's size)"
 echo "[demo] lake: $SALARY_LAKE_ROOT   Airflow home: $AIRFLOW_HOME"
 echo "[demo] full Airflow output: $log"
+# A local Ray head on loopback for tune_model (Jobs API on :8265), stopped by PID on exit
+# unless one was already running (make ui, or an earlier demo still up).
+ray_started=no
+if [ ! -f "$SALARY_RAY_DIR/ray.pid" ] || ! kill -0 "$(cat "$SALARY_RAY_DIR/ray.pid")" 2>/dev/null; then
+    python "$REPO/scripts/ray_local.py" start "$SALARY_RAY_DIR"
+    ray_started=yes
+fi
+trap '[ "$ray_started" = yes ] && python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"' EXIT
 start=$(date +%s)
 status=0
 airflow dags test salary_training -c "{\"rows\": $rows}" >"$log" 2>&1 || status=$?

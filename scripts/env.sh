@@ -25,6 +25,7 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 
 # Connections and the lake root: the only things that differ between deployments.
 export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
+export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "http", "host": "127.0.0.1", "port": 8265}'}
 export SALARY_LAKE_ROOT=${SALARY_LAKE_ROOT:-file://$REPO/.local/lake}
 export AIRFLOW_VAR_LAKE_ROOT=$SALARY_LAKE_ROOT
 
@@ -32,3 +33,8 @@ export AIRFLOW_VAR_LAKE_ROOT=$SALARY_LAKE_ROOT
 export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$VENV/bin/python"
 export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
+
+# Ray: the embedded head lives in .local/ray (scripts/ray_local.py); loopback, no token auth.
+export SALARY_RAY_DIR=${SALARY_RAY_DIR:-$REPO/.local/ray}
+export RAY_AUTH_MODE=disabled
+export RAY_USAGE_STATS_ENABLED=0

@@ -28,6 +28,9 @@ def read_lake_json(uri: str) -> dict | None:
 
 
 def task_outputs(lake: Lake, task_id: str, run_id: str) -> dict | None:
+    if task_id == "promote_model":
+        decision = read_lake_json(join(lake.models, "decisions", f"{path_segment(run_id)}.json"))
+        return decision and {**decision, "output": join(lake.models, "champion")}
     for name in REPORT_FILES:
         doc = read_lake_json(join(lake.report(task_id, run_id), name))
         if doc is not None:
@@ -44,6 +47,13 @@ def describe(summary: dict | None) -> str:
     for key in ("rows_in", "rows_out", "rows_rejected", "duplicates_dropped"):
         if key in summary:
             parts.append(f"{key}={summary[key]:,}")
+    if "test" in summary:
+        t = summary["test"]
+        parts.append(f"preset {summary['preset']}, {summary['trials']} trials; test MSE {t['mse']:,.0f} = "
+                     f"{t['mse_over_floor']:.4f} x floor (mean predictor {t['mean_baseline_over_floor']:.2f} x), "
+                     f"R2 {t['r2']:.4f}")
+    if "promoted" in summary:
+        parts.append(("PROMOTED to champion: " if summary["promoted"] else "kept out: ") + summary["reason"])
     return ", ".join(parts)
 
 

@@ -7,4 +7,6 @@ export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT=${AIRFLOW_UI_PORT:-8080}
 echo "[ui] http://127.0.0.1:$AIRFLOW__API__PORT  user 'admin', password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 echo "[ui] DAGs start paused: unpause salary_training, then Trigger (with params) from its page."
-exec airflow standalone
+python "$REPO/scripts/ray_local.py" start "$SALARY_RAY_DIR"
+trap 'python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"' EXIT
+airflow standalone

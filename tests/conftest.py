@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import logging
 import os
+import runpy
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session", autouse=True)
 def pyfiles_zip() -> None:
     """Jobs import the package from build/salary.zip: rebuild it from this checkout."""
-    import runpy
-
     runpy.run_path(str(REPO / "scripts" / "build_pyfiles.py"))["build"](REPO)
 
 
@@ -39,3 +39,37 @@ def spark():
     )
     yield session
     session.stop()
+
+    # py4j logs from __del__ at interpreter exit, after pytest closed the captured streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+RAY_TEST_DASHBOARD_PORT = 8275
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A real Ray head on loopback (its own ports and temp dir), stopped by PID afterwards.
+
+    Yields the Jobs API address; AIRFLOW_CONN_RAY_DEFAULT for it is set for the session.
+    """
+    ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
+    root = tmp_path_factory.mktemp("ray")
+    # Ports apart from a default head's (make demo / make ui may run one at the same time).
+    ports = ("--ray-client-server-port=10091", "--min-worker-port=20100", "--max-worker-port=20999",
+             "--dashboard-agent-listen-port=52375")
+    ray_local["start"](root, port=6389, dashboard_port=RAY_TEST_DASHBOARD_PORT, num_cpus=2, memory_gib=4,
+                       object_store_gib=1, extra=ports)
+    address = f"http://127.0.0.1:{RAY_TEST_DASHBOARD_PORT}"
+    previous = os.environ.get("AIRFLOW_CONN_RAY_DEFAULT")
+    os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = (
+        f'{{"conn_type": "http", "host": "127.0.0.1", "port": {RAY_TEST_DASHBOARD_PORT}}}'
+    )
+    try:
+        yield address
+    finally:
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_RAY_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = previous
+        ray_local["stop"](root)

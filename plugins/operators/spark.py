@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow.exceptions import AirflowException, AirflowFailException
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from salary.errors import BAD_INPUT_EXIT_CODE
 

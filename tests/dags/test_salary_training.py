@@ -26,10 +26,12 @@ def test_no_import_errors(dagbag):
 
 
 def test_tasks_and_edges(dag):
-    assert set(dag.task_ids) == {"generate_dataset", "etl_benchmark", "top_earners", "age_distribution"}
+    assert set(dag.task_ids) == {"generate_dataset", "etl_benchmark", "top_earners", "age_distribution",
+                                 "tune_model", "promote_model"}
     edges = {(up, down) for down in dag.task_ids for up in dag.get_task(down).upstream_task_ids}
     assert edges == {("generate_dataset", "etl_benchmark"), ("etl_benchmark", "top_earners"),
-                     ("etl_benchmark", "age_distribution")}
+                     ("etl_benchmark", "age_distribution"), ("etl_benchmark", "tune_model"),
+                     ("tune_model", "promote_model")}
 
 
 def test_schedule_and_run_policy(dag, settings):
@@ -40,12 +42,17 @@ def test_schedule_and_run_policy(dag, settings):
     assert "generate_dataset" in dag.doc_md
 
 
-def test_every_task_retries_and_spark_submits_its_job(dag, settings):
+def test_every_task_retries(dag, settings):
+    assert {task.retries for task in dag.tasks} == {settings.schedule.retries}
+
+
+def test_spark_tasks_submit_their_jobs(dag, settings):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-    for task in dag.tasks:
-        assert isinstance(task, SparkSubmitOperator)
-        assert task.retries == settings.schedule.retries
+    spark_tasks = [t for t in dag.tasks if isinstance(t, SparkSubmitOperator)]
+    assert {t.task_id for t in spark_tasks} == {"generate_dataset", "etl_benchmark", "top_earners",
+                                                "age_distribution"}
+    for task in spark_tasks:
         assert task.application.endswith(f"jobs/{task.task_id}.py")
         assert task.py_files.endswith("build/salary.zip")
         assert task._conn_id == "spark_default"
@@ -58,6 +65,20 @@ def test_params_let_a_manual_trigger_change_the_run(dag, settings):
     params = dag.params
     assert params["rows"] == settings.default_rows
     assert params["seed"] == settings.default_seed
-    assert set(params.keys()) == {"rows", "seed", "top_n", "k"}
+    assert set(params.keys()) == {"rows", "seed", "top_n", "k", "preset"}
+    assert params["preset"] == "default"
     gen_args = dag.get_task("generate_dataset").application_args
     assert gen_args[6:] == ["--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}"]
+
+
+def test_tune_model_runs_the_ray_job_with_our_code(dag):
+    from operators.ray import RayJobOperator
+
+    task = dag.get_task("tune_model")
+    assert isinstance(task, RayJobOperator)
+    assert task.ray_conn_id == "ray_default"
+    assert task.entrypoint.startswith("python jobs/tune_model.py --lake-root '{{ var.value.lake_root }}'")
+    assert "--preset '{{ params.preset }}'" in task.entrypoint
+    env = task.runtime_env
+    assert Path(env["working_dir"]) == DAGS.parent
+    assert {".local", ".git", "tests"} <= set(env["excludes"])

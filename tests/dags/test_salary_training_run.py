@@ -46,8 +46,8 @@ def latest_run(env: dict[str, str]) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, settings):
-    """A fresh Airflow home (SQLite) and an empty file lake, in the environment of `make`."""
+def stack(tmp_path_factory, settings, ray_cluster):
+    """A fresh Airflow home (SQLite), an empty file lake and a Ray head, in the environment of `make`."""
     home = tmp_path_factory.mktemp("airflow")
     lake_dir = tmp_path_factory.mktemp("lake")
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_VAR_LAKE_ROOT": f"file://{lake_dir}",
@@ -72,10 +72,10 @@ def local(uri: str) -> str:
 
 def test_every_task_succeeds_and_logs_its_summary(first_run):
     log, _, states = first_run
-    assert states == dict.fromkeys(["generate_dataset", "etl_benchmark", "top_earners", "age_distribution"],
-                                   "success")
+    assert states == dict.fromkeys(["generate_dataset", "etl_benchmark", "top_earners", "age_distribution",
+                                    "tune_model", "promote_model"], "success")
     jobs = summaries(log)
-    assert set(jobs) == set(states)
+    assert set(jobs) == set(states) - {"promote_model"}
     for job in jobs.values():
         assert job["stage_seconds"] and job["seconds"] > 0 and job["output"]
 
@@ -186,10 +186,31 @@ def test_bad_chunk_fails_etl_with_the_column_and_type_and_nothing_downstream(fir
     run_id, states = latest_run(env)
     assert run_id != good_run
     assert states == {"generate_dataset": "success", "etl_benchmark": "failed",
-                      "top_earners": "upstream_failed", "age_distribution": "upstream_failed"}
+                      "top_earners": "upstream_failed", "age_distribution": "upstream_failed",
+                      "tune_model": "upstream_failed", "promote_model": "upstream_failed"}
     assert f"raw chunk {lake.raw}/bad_types: column 'age' has type string, expected an integer type" in log
     assert "not retrying" in log
     assert summaries(log)["generate_dataset"]["skipped"] is True  # same rows and seed: not regenerated
     # Nothing of the failed run is visible; the previous version stays current.
     assert not Path(local(lake.curated_version(run_id))).exists()
     assert Path(local(lake.curated), CURRENT).read_text().strip() == path_segment(good_run)
+
+
+def test_model_is_tuned_on_ray_published_and_promoted(first_run, stack, settings):
+    log, run_id, _ = first_run
+    _, _, lake = stack
+    summary = summaries(log)["tune_model"]
+    assert summary["cluster_cpus"] == 2 and summary["trials"] == 8
+    test = summary["test"]
+    assert test["mse"] < test["mean_baseline_mse"] / 3  # learned something (the report's model did not)
+    assert test["mse_over_floor"] < 1.1
+    folder = Path(local(lake.model_version(run_id)))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
+    assert manifest["features"] == ["age", "is_active", "tenure_years"] and manifest["preset"] == "default"
+    champion = json.loads(Path(local(lake.models), "champion").read_text())
+    assert champion["version"] == run_id and champion["test_mse"] == test["mse"]
+    decision = json.loads(Path(local(lake.models), "decisions", f"{path_segment(run_id)}.json").read_text())
+    assert decision["promoted"] is True and decision["reason"] == "no champion yet"
+    # The Ray job's own log lines are in the Airflow task log.
+    assert "[ray] " in log and "best of 8 trials" in log

@@ -1,0 +1,36 @@
+"""Ray cluster access through the Ray Jobs API (no ray.init() in the Airflow worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+
+class RayHook(BaseHook):
+    """A JobSubmissionClient for the cluster an Airflow connection points at.
+
+    Connection: host and port of the Ray dashboard (Jobs API), e.g.
+    ``AIRFLOW_CONN_RAY_DEFAULT='{"conn_type": "http", "host": "127.0.0.1", "port": 8265}'``;
+    ``schema`` may be ``https``.
+    """
+
+    conn_name_attr = "ray_conn_id"
+    default_conn_name = "ray_default"
+    conn_type = "http"
+    hook_name = "Ray Jobs API"
+
+    def __init__(self, ray_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.ray_conn_id = ray_conn_id
+
+    @property
+    def address(self) -> str:
+        conn = self.get_connection(self.ray_conn_id)
+        scheme = conn.schema or "http"
+        return f"{scheme}://{conn.host}:{conn.port or 8265}"
+
+    def get_conn(self) -> Any:
+        from ray.job_submission import JobSubmissionClient
+
+        return JobSubmissionClient(self.address)

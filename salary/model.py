@@ -1,0 +1,113 @@
+"""Features, the stable train/test split, estimators and metrics for the salary model. Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+MODEL_COLUMNS = ("id", "age", "is_active", "signup_date", "salary")
+FEATURES = ("age", "is_active", "tenure_years")
+
+
+def features(df: pd.DataFrame, as_of: dt.date, names: Sequence[str] = FEATURES) -> np.ndarray:
+    """Feature matrix: age, is_active (0/1) and tenure in years before ``as_of``."""
+    signup = pd.to_datetime(df["signup_date"])
+    columns = {
+        "age": df["age"].to_numpy(np.float64),
+        "is_active": df["is_active"].to_numpy(np.float64),
+        "tenure_years": ((pd.Timestamp(as_of) - signup).dt.days.to_numpy(np.float64)) / 365.25,
+    }
+    return np.column_stack([columns[n] for n in names])
+
+
+def id_bucket(ids: np.ndarray) -> np.ndarray:
+    """A stable bucket 0..99 per id (splitmix64), the same on every run and every machine."""
+    z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(100)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row masks: test (held out), validation (scores trials), fit (trains trials)."""
+
+    test: np.ndarray
+    validation: np.ndarray
+    fit: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        """Everything that is not test: what the best configuration is refit on."""
+        return ~self.test
+
+
+def split(ids: np.ndarray, test_percent: int, validation_percent: int) -> Split:
+    bucket = id_bucket(ids)
+    test = bucket < test_percent
+    validation = (bucket >= test_percent) & (bucket < test_percent + validation_percent)
+    return Split(test=test, validation=validation, fit=~test & ~validation)
+
+
+def build_pipeline(model: str, params: Mapping[str, Any], threads: int | None = None) -> Pipeline:
+    """The report's StandardScaler followed by the estimator, in one scikit-learn Pipeline."""
+    if model == "random_forest":
+        depth = params.get("max_depth")
+        estimator: Any = RandomForestRegressor(
+            n_estimators=int(params["n_estimators"]),
+            max_depth=None if depth in (None, "none") else int(depth),
+            min_samples_split=int(params["min_samples_split"]),
+            n_jobs=threads,
+            random_state=0,
+        )
+    elif model == "hist_gradient_boosting":
+        estimator = HistGradientBoostingRegressor(
+            learning_rate=float(params["learning_rate"]),
+            max_leaf_nodes=int(params["max_leaf_nodes"]),
+            min_samples_leaf=int(params["min_samples_leaf"]),
+            max_iter=int(params["max_iter"]),
+            l2_regularization=float(params["l2_regularization"]),
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=10,
+            random_state=0,
+        )
+    else:
+        raise ValueError(f"unknown model family {model!r}")
+    return Pipeline([("scaler", StandardScaler()), ("model", estimator)])
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, floor_mse: float,
+                       train_mean: float) -> dict[str, float]:
+    """MSE, RMSE, MAE, R², the MSE over the noise floor, and a mean predictor's MSE."""
+    mse = float(mean_squared_error(y_true, y_pred))
+    baseline = float(np.mean((y_true - train_mean) ** 2))
+    return {
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+        "floor_mse": floor_mse,
+        "mse_over_floor": mse / floor_mse,
+        "mean_baseline_mse": baseline,
+        "mean_baseline_over_floor": baseline / floor_mse,
+        "rows": int(len(y_true)),
+    }
+
+
+def asha_rungs(min_rows: int, reduction_factor: int, max_rows: int) -> list[int]:
+    """Training-row budgets of successive halving: min_rows * rf^k up to max_rows."""
+    rungs = [min_rows]
+    while rungs[-1] * reduction_factor <= max_rows:
+        rungs.append(rungs[-1] * reduction_factor)
+    return rungs
