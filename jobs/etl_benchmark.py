@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from salary.config import Settings, load_settings
+from salary.config import Settings
 from salary.errors import BadInputError
 from salary.etl import (
     CONFLICTING_ID,
@@ -33,7 +33,7 @@ from salary.etl import (
 from salary.generate import RAW_COLUMNS
 from salary.hadoopfs import HadoopFS
 from salary.lake import CURRENT, GENERATED_CHUNK, MANIFEST, SUCCESS, Lake, is_visible, join, path_segment
-from salary.runtime import Stages, configure_logging, job_parser, run_job
+from salary.runtime import Stages, job_parser, run_job, start_job
 from salary.spark import finish_job, get_session
 
 JOB = "etl_benchmark"
@@ -142,11 +142,8 @@ def prune_versions(fs: HadoopFS, curated: str, keep: int, current: str) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = job_parser(__doc__.splitlines()[0]).parse_args(argv)
-    configure_logging()
-    settings = load_settings(args.config)
-    lake = Lake(args.lake_root, settings.lake)
-    stages = Stages()
+    job = start_job(job_parser(__doc__.splitlines()[0]), argv)
+    args, settings, lake, stages = job.args, job.settings, job.lake, job.stages
     with stages.stage("session"):
         spark = get_session(JOB)
     result = run_etl(spark, HadoopFS(spark, lake.root), lake, settings, args.run_id, stages)

@@ -13,11 +13,11 @@ from typing import Any
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from salary.config import Settings, load_settings
+from salary.config import Settings
 from salary.generate import generate
 from salary.hadoopfs import HadoopFS
 from salary.lake import MANIFEST, Lake, join
-from salary.runtime import Stages, configure_logging, job_parser, run_job
+from salary.runtime import Stages, job_parser, run_job, start_job
 from salary.spark import finish_job, get_session
 
 JOB = "generate_dataset"
@@ -81,11 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, required=True, help="distinct people to generate")
     parser.add_argument("--seed", type=int, required=True)
-    args = parser.parse_args(argv)
-    configure_logging()
-    settings = load_settings(args.config)
-    lake = Lake(args.lake_root, settings.lake)
-    stages = Stages()
+    job = start_job(parser, argv)
+    args, settings, lake, stages = job.args, job.settings, job.lake, job.stages
     with stages.stage("session"):
         spark = get_session(JOB)
     result = write_dataset(spark, HadoopFS(spark, lake.root), lake, settings,

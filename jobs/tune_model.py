@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import ray
 
-from salary.config import Settings, load_settings
+from salary.config import Settings
 from salary.errors import BadInputError
 from salary.lake import Lake, join
 from salary.lakefs import filesystem, read_json, write_json_atomic
 from salary.model import MODEL_COLUMNS, build_pipeline, features, regression_metrics, split
 from salary.registry import champion, load_pipeline, publish_version
-from salary.runtime import Stages, configure_logging, emit_summary, job_parser, run_job
+from salary.runtime import Stages, emit_summary, job_parser, run_job, start_job
 from salary.tuning import SearchData, search
 
 JOB = "tune_model"
@@ -130,13 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default", help="search preset in config/search_spaces.toml")
     parser.add_argument("--curated-run", default=None, help="train on another run's curated version")
-    args = parser.parse_args(argv)
-    configure_logging()
-    settings = load_settings(args.config)
-    lake = Lake(args.lake_root, settings.lake)
-    stages = Stages()
-    import ray
-
+    job = start_job(parser, argv)
+    args, settings, lake, stages = job.args, job.settings, job.lake, job.stages
     with stages.stage("connect"):
         # Inside a Ray job, init() attaches to the cluster that runs the job.
         ray.init(logging_level=logging.WARNING)

@@ -47,18 +47,13 @@ def run_report_job(
 ) -> int:
     """The whole life of a query job over this run's curated version: parse, session, run
     each table's query once, publish the report folder, end with the summary line."""
-    from salary.config import load_settings
-    from salary.lake import Lake
-    from salary.runtime import Stages, configure_logging, job_parser
+    from salary.runtime import job_parser, start_job
     from salary.spark import finish_job, get_session
 
     parser = job_parser(description)
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    configure_logging()
-    settings = load_settings(args.config)
-    lake = Lake(args.lake_root, settings.lake)
-    stages = Stages()
+    started = start_job(parser, argv)
+    args, settings, lake, stages = started.args, started.settings, started.lake, started.stages
     with stages.stage("session"):
         spark = get_session(job)
     source = lake.curated_version(args.run_id)

@@ -9,7 +9,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+from salary.config import Settings, load_settings
+from salary.lake import Lake
 
 SUMMARY_MARKER = "JOB_SUMMARY "
 
@@ -55,6 +59,24 @@ class Stages:
     @property
     def total(self) -> float:
         return round(time.perf_counter() - self._start, 3)
+
+
+@dataclass(frozen=True)
+class JobStart:
+    """What a job's main() has once its arguments are parsed."""
+
+    args: argparse.Namespace
+    settings: Settings
+    lake: Lake
+    stages: Stages
+
+
+def start_job(parser: argparse.ArgumentParser, argv: list[str] | None) -> JobStart:
+    """Parse the arguments, set up logging, load the settings and start the stage clock."""
+    args = parser.parse_args(argv)
+    configure_logging()
+    settings = load_settings(args.config)
+    return JobStart(args, settings, Lake(args.lake_root, settings.lake), Stages())
 
 
 def summary_line(summary: dict[str, Any]) -> str:

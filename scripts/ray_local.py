@@ -83,14 +83,26 @@ def stop(root: Path, timeout: float = 60) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _exited(pid):
             break
         time.sleep(0.2)
     else:
         os.killpg(pid, signal.SIGKILL)  # its own session: only this node's processes
+        _exited(pid)
     pid_file.unlink()
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has ended; reaps it when it is our own child (else it stays a zombie)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:  # started by another process (make demo's earlier call)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
