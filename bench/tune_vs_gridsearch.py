@@ -32,6 +32,7 @@ from salary.config import load_settings  # noqa: E402
 from salary.lake import Lake, join  # noqa: E402
 from salary.lakefs import read_json  # noqa: E402
 from salary.model import build_pipeline, features, regression_metrics, split  # noqa: E402
+from salary.ray_runtime import job_runtime_env  # noqa: E402
 from salary.runtime import parse_summaries  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def run_ours(address: str, lake_root: str, curated_run: str, run_id: str) -> tup
     job = client.submit_job(
         entrypoint=f"python jobs/tune_model.py --lake-root '{lake_root}' --run-id '{run_id}' "
                    f"--curated-run '{curated_run}' --config config/pipeline.toml --preset default",
-        runtime_env={"working_dir": str(REPO), "excludes": [".git", ".local", ".venv", "build", "tests", "bench"]},
+        runtime_env=job_runtime_env(REPO),
     )
     while str(client.get_job_status(job)).rsplit(".", 1)[-1] not in ("SUCCEEDED", "FAILED", "STOPPED"):
         time.sleep(1)

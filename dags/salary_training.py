@@ -35,16 +35,13 @@ from operators.ray import RayJobOperator
 from operators.spark import SparkJobSubmitOperator
 
 from salary.config import load_settings
+from salary.ray_runtime import job_runtime_env
 
 REPO = Path(__file__).resolve().parents[1]
 # Static settings only (a local TOML file): no connection, Variable or network at parse time.
 SETTINGS = load_settings()
 PY_FILES = str(REPO / "build" / "salary.zip")
-# What ships to the Ray cluster as the job's working_dir: code and config, no data.
-RAY_RUNTIME_ENV = {
-    "working_dir": str(REPO),
-    "excludes": [".git", ".local", ".venv", "build", "tests", "bench", "**/__pycache__"],
-}
+RAY_RUNTIME_ENV = job_runtime_env(REPO)
 RUN_ARGS = ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }}",
             "--config", str(SETTINGS.config_dir / "pipeline.toml")]
 

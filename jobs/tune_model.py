@@ -24,7 +24,7 @@ from salary.errors import BadInputError
 from salary.lake import Lake, join
 from salary.lakefs import filesystem, read_json, write_json_atomic
 from salary.model import MODEL_COLUMNS, build_pipeline, features, regression_metrics, split
-from salary.registry import champion, load_pipeline, publish_version
+from salary.registry import champion, load_version, publish_version
 from salary.runtime import Stages, emit_summary, job_parser, run_job, start_job
 from salary.tuning import SearchData, search
 
@@ -58,8 +58,9 @@ def tune_and_publish(lake: Lake, settings: Settings, run_id: str, preset_name: s
     preset = presets[preset_name]
     names = tuple(preset["features"])
     m = settings.model
+    curated_run = curated_run or run_id
     with stages.stage("load"):
-        df, curated_manifest = load_curated(lake, curated_run or run_id)
+        df, curated_manifest = load_curated(lake, curated_run)
         floor, as_of = ground_truth(curated_manifest, settings)
         ids = df["id"].to_numpy()
         parts = split(ids, m.test_percent, m.validation_percent)
@@ -90,8 +91,7 @@ def tune_and_publish(lake: Lake, settings: Settings, run_id: str, preset_name: s
         champion_on_split = None
         if incumbent:
             # The gate compares both models on exactly these test rows.
-            old = load_pipeline(lake, incumbent["version"])
-            old_manifest = read_json(join(lake.model_version(incumbent["version"]), "manifest.json")) or {}
+            old, old_manifest = load_version(lake, incumbent["version"])
             X_old = features(df.loc[parts.test], as_of, tuple(old_manifest.get("features", names)))
             champion_on_split = {"version": incumbent["version"],
                                  "mse": float(np.mean((y_test - old.predict(X_old)) ** 2))}
@@ -115,7 +115,7 @@ def tune_and_publish(lake: Lake, settings: Settings, run_id: str, preset_name: s
         "train_rows": len(refit_rows),
         "split": {"rule": "splitmix64(id) % 100", "test_percent": m.test_percent,
                   "validation_percent": m.validation_percent},
-        "dataset": {"curated": lake.curated_version(curated_run or run_id), "rows": len(df),
+        "dataset": {"curated": lake.curated_version(curated_run), "rows": len(df),
                     "generated_digest": (curated_manifest.get("generated_manifest") or {}).get("digest")},
         "as_of": as_of.isoformat(),
         "code_version": os.environ.get("SALARY_CODE_VERSION", "unknown"),

@@ -69,6 +69,11 @@ def publish_version(lake: Lake, version: str, pipeline: Any, manifest: dict[str,
 
 def load_pipeline(lake: Lake, version: str) -> Any:
     """Load a version's pipeline after checking its sha256 against the manifest."""
+    return load_version(lake, version)[0]
+
+
+def load_version(lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
+    """A version's pipeline (sha256-checked before unpickling) and its manifest."""
     folder = lake.model_version(version)
     manifest = read_json(join(folder, "manifest.json"))
     if manifest is None:
@@ -81,7 +86,7 @@ def load_pipeline(lake: Lake, version: str) -> Any:
         raise IntegrityError(
             f"{folder}/{MODEL_FILE} has sha256 {sha256(data)}, manifest says {expected}: refusing to load it"
         )
-    return joblib.load(io.BytesIO(data))
+    return joblib.load(io.BytesIO(data)), manifest
 
 
 def champion(lake: Lake) -> dict[str, Any] | None:

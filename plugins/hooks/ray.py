@@ -31,6 +31,11 @@ class RayHook(BaseHook):
         return f"{scheme}://{conn.host}:{conn.port or 8265}"
 
     def get_conn(self) -> Any:
+        return self.client(self.address)
+
+    @staticmethod
+    def client(address: str) -> Any:
+        """A Jobs API client for an address already resolved from the connection."""
         from ray.job_submission import JobSubmissionClient
 
-        return JobSubmissionClient(self.address)
+        return JobSubmissionClient(address)

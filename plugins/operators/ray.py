@@ -50,7 +50,9 @@ class RayJobOperator(BaseOperator):
         from ray.job_submission import JobStatus
 
         ti = context["ti"]
-        self._client = RayHook(self.ray_conn_id).get_conn()
+        hook = RayHook(self.ray_conn_id)
+        address = hook.address
+        self._client = hook.client(address)
         self.job_id = self._client.submit_job(
             entrypoint=self.entrypoint,
             runtime_env=self.runtime_env,
@@ -58,7 +60,7 @@ class RayJobOperator(BaseOperator):
             entrypoint_num_cpus=self.entrypoint_num_cpus,
             metadata={"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id, "airflow_run_id": ti.run_id},
         )
-        self.log.info("submitted Ray job %s to %s", self.job_id, RayHook(self.ray_conn_id).address)
+        self.log.info("submitted Ray job %s to %s", self.job_id, address)
         logs = self._follow()
         info = self._client.get_job_info(self.job_id)
         if info.status != JobStatus.SUCCEEDED:

@@ -13,10 +13,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from salary.ray_runtime import job_runtime_env
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME_ENV = {"working_dir": str(REPO), "excludes": [".git", ".local", ".venv", "build", "tests", "bench"]}
+RUNTIME_ENV = job_runtime_env(REPO)
 
 
 DAG_FILE = """
