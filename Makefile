@@ -1,13 +1,17 @@
 # The README's commands. Each one runs set-up first (idempotent, fast when done).
 SHELL := /bin/bash
 ROWS ?= 1000000
+# file (a folder in .local/) or hdfs (a single-node HDFS on loopback, started for the demo)
+LAKE ?= file
+export LAKE
 
 .PHONY: setup demo test test-fast lint ui clean
 
 setup:
 	@bash scripts/setup.sh
 
-## Run the whole salary_training DAG through Airflow on the embedded default.
+## Run the whole pipeline through Airflow on the embedded default: salary_training, then a new
+## drop through salary_batch_predict. LAKE=hdfs for the lake on a local HDFS.
 demo: setup
 	@bash scripts/demo.sh $(ROWS)
 

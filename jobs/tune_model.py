@@ -24,6 +24,7 @@ from salary.errors import BadInputError
 from salary.lake import Lake, join
 from salary.lakefs import filesystem, read_json, write_json_atomic
 from salary.model import MODEL_COLUMNS, build_pipeline, features, regression_metrics, split
+from salary.monitoring import reference_bins
 from salary.registry import champion, load_version, publish_version
 from salary.runtime import Stages, emit_summary, job_parser, run_job, start_job
 from salary.tuning import SearchData, search
@@ -120,6 +121,9 @@ def tune_and_publish(lake: Lake, settings: Settings, run_id: str, preset_name: s
         "as_of": as_of.isoformat(),
         "code_version": os.environ.get("SALARY_CODE_VERSION", "unknown"),
         "test_metrics": test,
+        # Feature distributions of the training rows, for drift monitoring on new data (PSI).
+        "reference": reference_bins(X[rng.choice(refit_rows, min(len(refit_rows), 1_000_000), replace=False)],
+                                    names, settings.predict.psi_bins),
     }
     with stages.stage("publish"):
         target = publish_version(lake, run_id, pipeline, manifest, metrics)

@@ -24,6 +24,8 @@ class LakeLayout:
     models: str
     staging: str
     curated_versions_kept: int
+    drops: str
+    predictions: str
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,20 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class PredictSettings:
+    """Batch prediction on drops (config [predict])."""
+
+    schedule: str
+    poke_interval_seconds: int
+    wait_timeout_seconds: int
+    max_active_runs: int
+    claim_lease_seconds: int
+    batch_rows: int
+    psi_bins: int
+    psi_drift: float
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: LakeLayout
     dataset: DatasetSpec
@@ -118,6 +134,7 @@ class Settings:
     schedule: ScheduleSettings
     spark: SparkSettings
     model: ModelSettings
+    predict: PredictSettings
     config_dir: Path
 
     def search_presets(self) -> dict[str, dict]:
@@ -158,6 +175,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
         ),
         spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
         model=ModelSettings(**raw["model"]),
+        predict=PredictSettings(**raw["predict"]),
         config_dir=config_dir,
     )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from salary.columns import snake_case
 from salary.errors import BadInputError
 from salary.generate import RAW_COLUMNS
 
@@ -45,12 +45,6 @@ CURATED_SCHEMA = T.StructType(
 
 class SchemaMismatchError(BadInputError):
     """A raw dataset lacks a required column or has one of the wrong type."""
-
-
-def snake_case(name: str) -> str:
-    """``Signup Date`` / ``signupDate`` / ``Signup-Date`` -> ``signup_date``."""
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
-    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
 
 
 def check_schema(schema: T.StructType, source: str) -> None:

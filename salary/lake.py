@@ -78,3 +78,27 @@ class Lake:
     def staging(self, job: str, run_id: str) -> str:
         """A private scratch folder for one task attempt's output before it is published."""
         return join(self.root, self.layout.staging, job, path_segment(run_id))
+
+    # Batch prediction drops: incoming -> claimed/<owner> -> processed | rejected.
+    @property
+    def drops(self) -> str:
+        return join(self.root, self.layout.drops)
+
+    @property
+    def incoming(self) -> str:
+        return join(self.drops, "incoming")
+
+    def claimed(self, owner: str) -> str:
+        """Drops claimed by one run (``owner`` = its path-safe run id)."""
+        return join(self.drops, "claimed", path_segment(owner))
+
+    @property
+    def processed(self) -> str:
+        return join(self.drops, "processed")
+
+    @property
+    def rejected_drops(self) -> str:
+        return join(self.drops, "rejected")
+
+    def predictions(self, drop: str) -> str:
+        return join(self.root, self.layout.predictions, drop)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole salary_training DAG through real Airflow (`airflow dags test`: the scheduler's
-# semantics, in one process) on the embedded default, then what ran, how long, and where.
+# The whole pipeline through real Airflow (`airflow dags test`: the scheduler's semantics, in
+# one process) on the embedded default: salary_training, then a drop of new people and
+# salary_batch_predict on it; after each, what ran, how long, and where. LAKE=hdfs puts the
+# lake on a local single-node HDFS.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 rows=${1:-1000000}
@@ -16,12 +18,30 @@ if [ ! -f "$SALARY_RAY_DIR/ray.pid" ] || ! kill -0 "$(cat "$SALARY_RAY_DIR/ray.p
     python "$REPO/scripts/ray_local.py" start "$SALARY_RAY_DIR"
     ray_started=yes
 fi
-trap '[ "$ray_started" = yes ] && python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"' EXIT
+hdfs_started=no
+if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/hdfs_local.py" status "$SALARY_HDFS_DIR"; then
+    python "$REPO/scripts/hdfs_local.py" start "$SALARY_HDFS_DIR"
+    hdfs_started=yes
+fi
+cleanup() {
+    [ "$ray_started" = yes ] && python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"
+    [ "$hdfs_started" = yes ] && python "$REPO/scripts/hdfs_local.py" stop "$SALARY_HDFS_DIR"
+    return 0
+}
+trap cleanup EXIT
 start=$(date +%s)
 status=0
 airflow dags test salary_training -c "{\"rows\": $rows}" >"$log" 2>&1 || status=$?
 echo "[demo] airflow dags test finished in $(( $(date +%s) - start )) s (exit $status)"
 python "$REPO/scripts/run_summary.py" salary_training || status=$?
+if [ "$status" = 0 ]; then
+    drop="demo-$(date -u +%Y%m%dT%H%M%SZ)"
+    python "$REPO/scripts/make_drop.py" "$drop" --rows "${DROP_ROWS:-100000}" --files 2
+    start=$(date +%s)
+    airflow dags test salary_batch_predict >>"$log" 2>&1 || status=$?
+    echo "[demo] salary_batch_predict finished in $(( $(date +%s) - start )) s (exit $status)"
+    python "$REPO/scripts/run_summary.py" salary_batch_predict || status=$?
+fi
 if [ "$status" != 0 ]; then
     echo "[demo] the run failed; the last lines of $log:" >&2
     tail -n 40 "$log" >&2

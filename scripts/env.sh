@@ -1,5 +1,5 @@
 # Sourced by every command: the environment of the embedded default. No side effects.
-# Override any of these before running make (e.g. SALARY_LAKE_ROOT=hdfs://127.0.0.1:8020).
+# Override any of these before running make (e.g. LAKE=hdfs, or SALARY_LAKE_ROOT=hdfs://host:8020/lake).
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export REPO
 PYTHON=${PYTHON:-python3.11}
@@ -26,8 +26,16 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 # Connections and the lake root: the only things that differ between deployments.
 export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
 export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "http", "host": "127.0.0.1", "port": 8265}'}
+# LAKE=file (default): a folder in .local/. LAKE=hdfs: the single-node HDFS on loopback that
+# make demo / make ui start (scripts/hdfs_local.py, data in .local/hdfs).
+export SALARY_HDFS_DIR=${SALARY_HDFS_DIR:-$REPO/.local/hdfs}
+if [ "${LAKE:-file}" = hdfs ]; then
+    export SALARY_LAKE_ROOT=${SALARY_LAKE_ROOT:-hdfs://127.0.0.1:8020/lake}
+    export HADOOP_CONF_DIR=${HADOOP_CONF_DIR:-$SALARY_HDFS_DIR/conf}
+fi
 export SALARY_LAKE_ROOT=${SALARY_LAKE_ROOT:-file://$REPO/.local/lake}
 export AIRFLOW_VAR_LAKE_ROOT=$SALARY_LAKE_ROOT
+export AIRFLOW_CONN_WEBHDFS_DEFAULT=${AIRFLOW_CONN_WEBHDFS_DEFAULT:-'{"conn_type": "webhdfs", "host": "127.0.0.1", "port": 50070, "login": "root"}'}
 
 # Spark: loopback only; executors run the venv's Python.
 export SPARK_LOCAL_IP=127.0.0.1

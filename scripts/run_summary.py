@@ -7,32 +7,24 @@ job writes to <lake>/reports/<task>/<run>/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from pathlib import Path
-from urllib.parse import urlparse
 
 from salary.config import load_settings
 from salary.lake import Lake, join, path_segment
+from salary.lakefs import read_json
 
 REPORT_FILES = ("summary.json", "metrics.json")
-
-
-def read_lake_json(uri: str) -> dict | None:
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        return None  # other lake schemes: see the task log's JOB_SUMMARY line
-    path = Path(parsed.path)
-    return json.loads(path.read_text()) if path.is_file() else None
+# Tasks whose job writes its report under another name.
+JOB_OF_TASK = {"predict": "predict_drops"}
 
 
 def task_outputs(lake: Lake, task_id: str, run_id: str) -> dict | None:
     if task_id == "promote_model":
-        decision = read_lake_json(join(lake.models, "decisions", f"{path_segment(run_id)}.json"))
+        decision = read_json(join(lake.models, "decisions", f"{path_segment(run_id)}.json"))
         return decision and {**decision, "output": join(lake.models, "champion")}
     for name in REPORT_FILES:
-        doc = read_lake_json(join(lake.report(task_id, run_id), name))
+        doc = read_json(join(lake.report(JOB_OF_TASK.get(task_id, task_id), run_id), name))
         if doc is not None:
             return doc
     return None
@@ -52,6 +44,15 @@ def describe(summary: dict | None) -> str:
         parts.append(f"preset {summary['preset']}, {summary['trials']} trials; test MSE {t['mse']:,.0f} = "
                      f"{t['mse_over_floor']:.4f} x floor (mean predictor {t['mean_baseline_over_floor']:.2f} x), "
                      f"R2 {t['r2']:.4f}")
+    for drop in summary.get("drops", []):
+        if drop["status"] == "rejected" and drop.get("rows_in") is None:
+            parts.append(f"\n{'':<44}{drop['drop']}: REJECTED ({drop['reason']})")
+        else:
+            live = drop.get("live") or {}
+            parts.append(f"\n{'':<44}{drop['drop']}: {drop['rows_in']:,} rows in, {drop['rows_predicted']:,} "
+                         f"predicted, {drop['rows_rejected']:,} rejected {drop.get('rejected_by_reason') or ''}; "
+                         f"PSI max {max((drop.get('psi') or {0: 0}).values()):.3f}"
+                         + (f"; live MSE {live['mse_over_floor']:.3f} x floor" if live else ""))
     if "promoted" in summary:
         parts.append(("PROMOTED to champion: " if summary["promoted"] else "kept out: ") + summary["reason"])
     return ", ".join(parts)
@@ -98,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         if summary.get("job") == "etl_benchmark":
             print(f"ETL metrics: {join(lake.report('etl_benchmark', run_id), 'metrics.json')}")
             print(f"rejected rows by reason: {summary.get('rejected_by_reason')} -> {summary.get('rejected_output')}")
+    if args.dag_id == "salary_batch_predict":
+        print(f"predictions: {join(lake.root, lake.layout.predictions)}/<drop>/   drops: {lake.drops}/"
+              "{processed,rejected}/")
     print(f"reports: {join(lake.root, lake.layout.reports)}/<task>/{path_segment(run_id)}/")
     return 0 if run_state == "success" else 1
 

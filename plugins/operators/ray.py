@@ -27,8 +27,9 @@ class RayJobOperator(BaseOperator):
 
     The job runs on the cluster with ``runtime_env`` (our code ships as its working_dir). The
     task fails with the job's own error when the job fails, fails without retrying when the
-    job exits with the bad-input status, returns the job's summary line as XCom on success,
-    and stops the Ray job when the task is killed or cleared (``on_kill``).
+    job exits with the bad-input status, returns the job's summary line as XCom on success
+    (a job that exits 0 without one did not run what it was meant to, e.g. a mangled
+    entrypoint, and fails the task), and stops the Ray job when the task is killed or cleared (``on_kill``).
     """
 
     template_fields: Sequence[str] = ("entrypoint", "runtime_env")
@@ -69,7 +70,10 @@ class RayJobOperator(BaseOperator):
                 raise AirflowFailException(f"{message} (bad input; not retrying)")
             raise AirflowException(message + "\n" + "\n".join(logs.splitlines()[-20:]))
         summaries = parse_summaries(logs)
-        return summaries[-1] if summaries else None
+        if not summaries:
+            raise AirflowException(f"Ray job {self.job_id} succeeded but printed no JOB_SUMMARY line: "
+                                   f"its entrypoint did not run the job ({self.entrypoint!r})")
+        return summaries[-1]
 
     def _follow(self) -> str:
         """Poll until the job ends, logging each new line of its output; return all of it."""

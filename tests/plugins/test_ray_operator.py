@@ -35,6 +35,7 @@ with DAG(dag_id={dag_id!r}, schedule=None, catchup=False, start_date=dt.datetime
 SCENARIOS = {
     "ray_logs": ("python -c \"from salary.runtime import summary_line; print('hello-from-ray'); "
                  "print(summary_line({'job': 'x', 'rows_out': 1}))\"", 0),
+    "ray_no_summary": ("python -c \"print('ran something else')\"", 0),
     "ray_fails": ("python -c \"import sys; print('boom-7 went wrong'); sys.exit(2)\"", 0),
     "ray_bad_input": ("python -c \"import sys; from salary.errors import BAD_INPUT_EXIT_CODE; "
                       "sys.exit(BAD_INPUT_EXIT_CODE)\"", 2),
@@ -84,6 +85,12 @@ def test_failing_job_fails_the_task_with_its_error(airflow_env):
     assert state == "failed"
     assert "FAILED: Job entrypoint command failed with exit code 2" in text
     assert "boom-7 went wrong" in text
+
+
+def test_success_without_a_summary_fails(airflow_env):
+    state, _, text = run_in_airflow(airflow_env, "ray_no_summary")
+    assert state == "failed"
+    assert "printed no JOB_SUMMARY line" in text
 
 
 def test_bad_input_fails_without_using_retries(airflow_env):

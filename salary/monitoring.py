@@ -1,0 +1,66 @@
+"""Model monitoring: feature distributions of new data against the training reference. Pure.
+
+The reference is stored in each model version's manifest at training time: per feature, the
+bin edges (deciles of the training rows; distinct values for a feature with few of them) and
+the share of training rows in each bin. A drop's population stability index per feature is
+
+    PSI = sum over bins of (p_drop - p_train) * ln(p_drop / p_train)
+
+with shares clipped at 1e-4 so an empty bin does not make it infinite. Common reading:
+< 0.1 stable, 0.1-0.25 moderate shift, > 0.25 significant shift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+EPSILON = 1e-4
+
+
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value: interior edges split the line; values beyond the outer edges fall
+    into the first or last bin."""
+    return np.searchsorted(edges[1:-1], values, side="right")
+
+
+def reference_bins(X: np.ndarray, names: Sequence[str], bins: int = 10) -> dict[str, Any]:
+    """Bin edges and training shares per feature (columns of ``X`` named by ``names``)."""
+    out: dict[str, Any] = {}
+    for j, name in enumerate(names):
+        column = X[:, j]
+        distinct = np.unique(column[: 100_000])
+        if len(distinct) <= bins:  # a categorical or boolean feature: one bin per value
+            mids = (distinct[1:] + distinct[:-1]) / 2
+            edges = np.concatenate([[distinct[0]], mids, [distinct[-1]]])
+        else:
+            edges = np.unique(np.quantile(column, np.linspace(0, 1, bins + 1)))
+        counts = np.bincount(_bin_index(column, edges), minlength=len(edges) - 1)
+        out[name] = {"edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
+    return out
+
+
+def psi(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """PSI per feature of the rows ``X`` against ``reference`` (features it lacks are skipped)."""
+    out: dict[str, float] = {}
+    for j, name in enumerate(names):
+        if name not in reference or len(X) == 0:
+            continue
+        edges = np.asarray(reference[name]["edges"])
+        expected = np.clip(np.asarray(reference[name]["shares"]), EPSILON, None)
+        counts = np.bincount(_bin_index(X[:, j], edges), minlength=len(expected))
+        actual = np.clip(counts / counts.sum(), EPSILON, None)
+        out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
+    return out
+
+
+def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequence[str],
+                 threshold: float) -> dict[str, Any]:
+    """PSI per feature and the features whose PSI exceeds ``threshold``."""
+    if not reference:
+        return {"psi": {}, "drifted": [], "note": "the model's manifest has no training reference"}
+    values = psi(reference, X, names)
+    return {"psi": values, "threshold": threshold,
+            "drifted": sorted(name for name, value in values.items() if value > threshold)}

@@ -1,0 +1,56 @@
+"""Put a drop of new people into <lake>/drops/incoming/ the way producers should: a folder of
+Parquet files whose _SUCCESS marker is written last (salary_batch_predict ignores it until then).
+
+    python scripts/make_drop.py NAME --rows 1000000 [--files 4] [--no-salary] [--lake-root URI]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from salary.config import load_settings
+from salary.lake import SUCCESS, Lake, join
+from salary.lakefs import filesystem, write_bytes_atomic
+from salary.synthetic import people
+
+
+def make_drop(lake: Lake, name: str, rows: int, files: int, with_salary: bool, seed: int) -> str:
+    """Write the drop and return its URI."""
+    settings = load_settings()
+    uri = join(lake.incoming, name)
+    fs, path = filesystem(uri)
+    if fs.exists(path):
+        raise SystemExit(f"{uri} already exists")
+    df = people(rows, seed, settings.dataset, start_id=seed * 10**9, with_salary=with_salary)
+    for i, part in enumerate(np.array_split(np.arange(rows), files)):
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), buf)
+        write_bytes_atomic(join(uri, f"part-{i:05d}.parquet"), buf.getvalue())
+    write_bytes_atomic(join(uri, SUCCESS), b"")  # last: now the drop is complete
+    return uri
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--files", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-salary", action="store_true", help="leave out the true salary column")
+    parser.add_argument("--lake-root", default=os.environ.get("SALARY_LAKE_ROOT"))
+    args = parser.parse_args(argv)
+    lake = Lake(args.lake_root, load_settings().lake)
+    uri = make_drop(lake, args.name, args.rows, args.files, not args.no_salary, args.seed)
+    print(f"drop of {args.rows:,} rows in {uri}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

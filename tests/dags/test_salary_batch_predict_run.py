@@ -1,0 +1,233 @@
+"""The whole pipeline on real HDFS: salary_training end to end with an hdfs:// lake root, then
+salary_batch_predict on every kind of drop, as two overlapping runs (two Airflow homes, one
+lake), through real Airflow, spark-submit, Ray Jobs API, WebHDFS and the triggerer path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from salary.drops import LABEL
+from salary.lake import CURRENT, SUCCESS, Lake, join
+from salary.lakefs import filesystem, read_json, write_bytes_atomic
+from salary.model import features
+from salary.registry import champion, load_version
+from salary.runtime import parse_summaries
+from salary.synthetic import people
+
+pytestmark = pytest.mark.slow
+
+GOOD_ROWS = 20_000
+BAD_AGES, NULL_ACTIVE = 30, 20
+
+
+def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=1200)
+
+
+def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
+    def doc(proc):
+        return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("[")))
+
+    run_id = doc(airflow(env, "dags", "list-runs", dag_id, "-o", "json"))[0]["run_id"]
+    return {s["task_id"]: s["state"] for s in doc(airflow(env, "tasks", "states-for-dag-run", dag_id, run_id,
+                                                          "-o", "json"))}
+
+
+def fresh_home(tmp_path_factory, lake_root: str) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_VAR_LAKE_ROOT": lake_root, "SALARY_LAKE_ROOT": lake_root}
+    airflow(env, "db", "migrate")
+    return env
+
+
+def put(uri: str, data: pa.Table | bytes) -> None:
+    if isinstance(data, pa.Table):
+        buf = io.BytesIO()
+        pq.write_table(data, buf)
+        data = buf.getvalue()
+    fs, path = filesystem(uri)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "wb") as fh:
+        fh.write(data)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, hdfs, ray_cluster, settings):
+    """salary_training with the lake on HDFS: a champion model to predict with."""
+    lake = Lake(f"{hdfs}/e2e-lake", settings.lake)
+    env = fresh_home(tmp_path_factory, lake.root)
+    proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": 20_000, "seed": 5}),
+                   check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return lake, task_states(env, "salary_training")
+
+
+def test_training_runs_end_to_end_on_hdfs(trained):
+    lake, states = trained
+    assert set(states.values()) == {"success"}, states
+    fs, curated = filesystem(lake.curated)
+    version = fs.cat_file(f"{curated}/{CURRENT}").decode().strip()
+    assert fs.exists(f"{curated}/{version}/{SUCCESS}")
+    assert champion(lake)["version"]
+    for job in ("etl_benchmark", "top_earners", "age_distribution"):
+        assert fs.find(filesystem(join(lake.root, "reports", job))[1]), job
+
+
+@pytest.fixture(scope="module")
+def drops(trained, settings):
+    """Every kind of drop in incoming/: good ones, bad ones and ones still being written."""
+    lake, _ = trained
+    good = people(GOOD_ROWS, seed=1, spec=settings.dataset, start_id=10**9)
+    good.loc[: BAD_AGES - 1, "age"] = 130
+    good["is_active"] = good["is_active"].astype("boolean")
+    good.loc[BAD_AGES: BAD_AGES + NULL_ACTIVE - 1, "is_active"] = pd.NA
+    put(join(lake.incoming, "good.parquet"), pa.Table.from_pandas(good, preserve_index=False))
+    batch = people(3_000, seed=2, spec=settings.dataset, start_id=2 * 10**9, with_salary=False)
+    put(join(lake.incoming, "batch", "part-0.parquet"), pa.Table.from_pandas(batch[:1000], preserve_index=False))
+    put(join(lake.incoming, "batch", "part-1.parquet"), pa.Table.from_pandas(batch[1000:], preserve_index=False))
+    write_bytes_atomic(join(lake.incoming, "batch", SUCCESS), b"")
+    sample = pa.Table.from_pandas(people(10, seed=3, spec=settings.dataset), preserve_index=False)
+    put(join(lake.incoming, "corrupt.parquet"), b"PAR1 this is not parquet")
+    put(join(lake.incoming, "empty.parquet"), b"")
+    put(join(lake.incoming, "missing_column.parquet"), sample.drop_columns(["signup_date"]))
+    put(join(lake.incoming, "wrong_type.parquet"), sample.set_column(1, "age", pa.array(["x"] * 10)))
+    put(join(lake.incoming, "writing", "part-0.parquet"), sample)  # no _SUCCESS yet
+    put(join(lake.incoming, "copying.parquet._COPYING_"), sample)
+    return {"good.parquet": good, "batch": batch}
+
+
+@pytest.fixture(scope="module")
+def predicted(trained, drops, tmp_path_factory, settings):
+    """Two salary_batch_predict runs at the same time on the same lake (two Airflow homes).
+
+    Their sensors wait at most 30 s: a run that starts after the other claimed everything
+    finds nothing complete and skips itself instead of waiting the configured minutes.
+    """
+    lake, _ = trained
+    config = tmp_path_factory.mktemp("config")
+    shutil.copytree(settings.config_dir, config, dirs_exist_ok=True)
+    text = (config / "pipeline.toml").read_text()
+    text = text.replace(f"wait_timeout_seconds = {settings.predict.wait_timeout_seconds}", "wait_timeout_seconds = 30")
+    (config / "pipeline.toml").write_text(text.replace(
+        f"poke_interval_seconds = {settings.predict.poke_interval_seconds}", "poke_interval_seconds = 2"))
+    envs = [{**fresh_home(tmp_path_factory, lake.root), "SALARY_CONFIG": str(config / "pipeline.toml")}
+            for _ in range(2)]
+    procs: list[subprocess.CompletedProcess] = [None, None]  # type: ignore[list-item]
+
+    def run(i: int) -> None:
+        procs[i] = airflow(envs[i], "dags", "test", "salary_batch_predict", check=False)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for proc in procs:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    jobs = [next((d for d in parse_summaries(p.stdout + p.stderr) if d.get("job") == "predict_drops"),
+                 {"drops": []}) for p in procs]
+    states = [task_states(env, "salary_batch_predict") for env in envs]
+    return lake, jobs, states, [p.stdout + p.stderr for p in procs]
+
+
+COMPLETE = {"good.parquet", "batch", "corrupt.parquet", "empty.parquet", "missing_column.parquet",
+            "wrong_type.parquet"}
+
+
+def test_each_complete_drop_is_claimed_by_exactly_one_run(predicted):
+    lake, jobs, states, logs = predicted
+    for s in states:  # both ran, or the later one found nothing left and skipped
+        assert set(s.values()) in ({"success"}, {"skipped"}), s
+    assert {"success"} in [set(s.values()) for s in states]
+    claimed = [[d["drop"] for d in job["drops"]] for job in jobs]
+    assert sorted(claimed[0] + claimed[1]) == sorted(COMPLETE)  # all of them, none twice
+    assert all("waiting for complete drops" in log for log in logs)  # the deferrable path ran
+
+
+def test_drops_still_being_written_stay_in_incoming(predicted):
+    lake, *_ = predicted
+    fs, incoming = filesystem(lake.incoming)
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(incoming, detail=False)) == ["copying.parquet._COPYING_",
+                                                                                  "writing"]
+
+
+@pytest.mark.parametrize(("drop", "reason"), [
+    ("corrupt.parquet", "not a readable Parquet file"),
+    ("empty.parquet", "empty file (0 bytes)"),
+    ("missing_column.parquet", "missing column 'signup_date'"),
+    ("wrong_type.parquet", "column 'age' has type string, expected an integer type"),
+])
+def test_bad_drops_are_rejected_whole_with_their_reason(predicted, drop, reason):
+    lake, *_ = predicted
+    fs, folder = filesystem(join(lake.rejected_drops, drop))
+    assert reason in read_json(join(lake.rejected_drops, drop, "_REASON.json"))["reason"]
+    assert fs.exists(f"{folder}/{drop}")  # the data itself is kept next to its reason
+    assert not fs.exists(filesystem(lake.predictions(drop))[1])
+
+
+def test_partly_bad_drop_predicts_valid_rows_and_rejects_the_rest(predicted):
+    lake, *_ = predicted
+    manifest = read_json(join(lake.predictions("good.parquet"), "_MANIFEST.json"))
+    assert manifest["rows_in"] == GOOD_ROWS
+    assert manifest["rows_predicted"] == GOOD_ROWS - BAD_AGES - NULL_ACTIVE
+    assert manifest["rows_rejected"] == BAD_AGES + NULL_ACTIVE
+    assert manifest["rejected_by_reason"] == {"age_out_of_range": BAD_AGES, "null_is_active": NULL_ACTIVE}
+    fs, rows = filesystem(join(lake.rejected_drops, "good.parquet", "rows.parquet"))
+    with fs.open(rows, "rb") as fh:
+        rejected = pq.read_table(io.BytesIO(fh.read())).to_pandas()
+    assert len(rejected) == BAD_AGES + NULL_ACTIVE and set(rejected["reject_reason"]) == {"age_out_of_range",
+                                                                                       "null_is_active"}
+    assert fs.exists(filesystem(join(lake.processed, "good.parquet"))[1])
+
+
+def read_predictions(lake: Lake, drop: str) -> pd.DataFrame:
+    fs, path = filesystem(join(lake.predictions(drop), "predictions.parquet"))
+    with fs.open(path, "rb") as fh:
+        return pq.read_table(io.BytesIO(fh.read())).to_pandas()
+
+
+@pytest.mark.parametrize("drop", ["good.parquet", "batch"])
+def test_predictions_match_the_champion_applied_locally(predicted, drops, drop):
+    lake, *_ = predicted
+    out = read_predictions(lake, drop)
+    model, manifest = load_version(lake, champion(lake)["version"])
+    expected = model.predict(features(out, pd.Timestamp(manifest["as_of"]).date(), manifest["features"]))
+    np.testing.assert_allclose(out["prediction"].to_numpy(), expected, rtol=1e-9)
+    assert set(out["model_version"]) == {manifest["version"]}
+    source = drops[drop]
+    assert set(out["id"]) <= set(source["id"]) and len(out) == read_json(
+        join(lake.predictions(drop), "_MANIFEST.json"))["rows_predicted"]
+    fs, csv = filesystem(join(lake.predictions(drop), "predictions.csv"))
+    assert fs.cat_file(csv).decode().count("\n") == len(out) + 1
+    assert fs.exists(filesystem(join(lake.predictions(drop), SUCCESS))[1])
+
+
+def test_monitoring_records_drift_and_live_error(predicted):
+    lake, *_ = predicted
+    good = read_json(join(lake.predictions("good.parquet"), "monitoring.json"))
+    assert set(good["psi"]) == {"age", "is_active", "tenure_years"}
+    assert max(good["psi"].values()) < 0.05 and good["drifted"] == []  # same distribution as training
+    assert good["live"]["rows_with_label"] == GOOD_ROWS - BAD_AGES - NULL_ACTIVE
+    assert good["live"]["mse_over_floor"] < 1.3
+    batch = read_json(join(lake.predictions("batch"), "monitoring.json"))
+    assert "live" not in batch and LABEL not in read_predictions(lake, "batch").columns
+
+
+def test_nothing_is_left_claimed_or_staged(predicted):
+    lake, *_ = predicted
+    fs, claimed = filesystem(join(lake.drops, "claimed"))
+    assert not fs.exists(claimed) or fs.ls(claimed, detail=False) == []
+    _, staging = filesystem(join(lake.root, lake.layout.staging, "predict"))
+    assert not fs.exists(staging) or fs.find(staging) == []

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from salary.monitoring import drift_report, psi, reference_bins
+
+NAMES = ("age", "is_active", "tenure_years")
+
+
+def sample(n: int, seed: int, age_shift: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.integers(18, 81, n) + age_shift, rng.random(n) < 0.6, rng.random(n) * 10])
+
+
+def test_same_distribution_is_stable():
+    reference = reference_bins(sample(200_000, 1), NAMES)
+    values = psi(reference, sample(50_000, 2), NAMES)
+    assert set(values) == set(NAMES) and max(values.values()) < 0.01
+
+
+def test_shifted_feature_is_flagged_alone():
+    reference = reference_bins(sample(200_000, 1), NAMES)
+    report = drift_report(reference, sample(50_000, 2, age_shift=15), NAMES, threshold=0.25)
+    assert report["drifted"] == ["age"] and report["psi"]["age"] > 0.25
+
+
+def test_boolean_feature_gets_one_bin_per_value():
+    reference = reference_bins(sample(10_000, 1), NAMES)
+    assert len(reference["is_active"]["shares"]) == 2
+    assert reference["is_active"]["shares"][1] == pytest.approx(0.6, abs=0.02)
+    all_active = sample(1000, 3)
+    all_active[:, 1] = 1
+    assert psi(reference, all_active, NAMES)["is_active"] > 1
+
+
+def test_no_reference_is_reported_not_guessed():
+    report = drift_report(None, sample(10, 1), NAMES, threshold=0.25)
+    assert report["psi"] == {} and "no training reference" in report["note"]
