@@ -14,10 +14,12 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import ray
 
 from salary.config import Settings
@@ -125,10 +127,14 @@ def predict_drop(lake: Lake, settings: Settings, owner: str, drop: str, model_re
             if LABEL in valid.columns:
                 out[LABEL] = valid[LABEL]
             out[PREDICTION] = prediction
-            out["model_version"] = manifest["version"]
+            out = pa.Table.from_pandas(out, preserve_index=False).append_column(
+                "model_version", pa.repeat(pa.scalar(manifest["version"]), len(out)).dictionary_encode())
             folder = join(staged, "predictions")
-            write_parquet(join(folder, "predictions.parquet"), out)
-            write_csv(join(folder, "predictions.csv"), out)
+            with ThreadPoolExecutor(2) as pool:  # Arrow encodes and the HDFS client writes off the GIL
+                done = [pool.submit(write_parquet, join(folder, "predictions.parquet"), out),
+                        pool.submit(write_csv, join(folder, "predictions.csv"), out)]
+                for future in done:
+                    future.result()
             write_json_atomic(join(folder, "monitoring.json"), monitoring)
             write_json_atomic(join(folder, MANIFEST_FILE), {k: v for k, v in result.items()})
             write_bytes_atomic(join(folder, SUCCESS), b"")  # last: the folder is complete
@@ -150,10 +156,11 @@ def run(lake: Lake, settings: Settings, run_id: str, wanted: Sequence[str], stag
     with stages.stage("claim"):
         claims = claim_drops(lake, run_id, wanted, settings.predict.claim_lease_seconds)
     log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
+    with stages.stage("workers_ready"):  # start-up, not work: new processes for this job
+        warm = len(set(ray.get(workers)))
     results = [{**predict_drop(lake, settings, run_id, c.drop, model_ref, manifest, cpus, stages), "claim": c.how}
                for c in claims]
-    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus,
-            "warm_workers": len(set(ray.get(workers)))}
+    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus, "warm_workers": warm}
 
 
 def main(argv: list[str] | None = None) -> int:

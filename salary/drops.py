@@ -272,17 +272,21 @@ def _write_whole(uri: str, data: bytes) -> None:
         fh.write(data)
 
 
-def write_parquet(uri: str, df: pd.DataFrame) -> None:
+def _arrow(data: pd.DataFrame | pa.Table) -> pa.Table:
+    return data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+
+
+def write_parquet(uri: str, data: pd.DataFrame | pa.Table) -> None:
     buf = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), buf)
+    pq.write_table(_arrow(data), buf)
     _write_whole(uri, buf.getvalue())
 
 
-def write_csv(uri: str, df: pd.DataFrame) -> None:
+def write_csv(uri: str, data: pd.DataFrame | pa.Table) -> None:
     import pyarrow.csv as pacsv
 
     buf = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), buf)
+    pacsv.write_csv(_arrow(data), buf, pacsv.WriteOptions(batch_size=65_536))
     _write_whole(uri, buf.getvalue())
 
 
