@@ -88,15 +88,22 @@ def complete_drops(entries: Mapping[str, list[str] | None]) -> list[str]:
 
 
 def _entries(fs: AbstractFileSystem, path: str) -> dict[str, list[str] | None]:
-    if not fs.exists(path):
+    """Entries of a folder (children names for folders, None for files). Entries that another
+    run renames away while we list are skipped, not an error."""
+    try:
+        names = fs.ls(path, detail=False)
+    except FileNotFoundError:
         return {}
     out: dict[str, list[str] | None] = {}
-    for info in fs.ls(path, detail=True):
-        name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-        if info["type"] == "directory":
-            out[name] = [c.rstrip("/").rsplit("/", 1)[-1] for c in fs.ls(info["name"], detail=False)]
-        else:
-            out[name] = None
+    for full in names:
+        name = full.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            if fs.isdir(full):
+                out[name] = [c.rstrip("/").rsplit("/", 1)[-1] for c in fs.ls(full, detail=False)]
+            elif fs.exists(full):
+                out[name] = None
+        except FileNotFoundError:
+            continue
     return out
 
 
@@ -107,6 +114,14 @@ def list_complete(uri: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- claims
+
+
+def _mtime(fs: AbstractFileSystem, path: str) -> float:
+    """Modification time in epoch seconds (local: ``mtime``; hdfs-native: milliseconds)."""
+    info = fs.info(path)
+    if "mtime" in info:
+        return float(info["mtime"])
+    return float(info["modification_time"]) / 1000
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,7 @@ def claim_drops(lake: Lake, owner: str, wanted: Sequence[str], lease_seconds: fl
         if other == path_segment(owner):
             continue
         record = read_json(join(lake.drops, "claimed", other, CLAIM_RECORD)) or {}
-        claimed_at = record.get("claimed_at") or fs.info(f"{claimed_root}/{other}")["modification_time"] / 1000
+        claimed_at = record.get("claimed_at") or _mtime(fs, f"{claimed_root}/{other}")
         age = now - float(claimed_at)
         if age < lease_seconds:
             continue

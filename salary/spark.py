@@ -41,13 +41,19 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     peaks: dict[str, int] = {}
+    executors = []
     for summary in _scala_seq(store.executorList(False)):
+        executors.append({"id": str(summary.id()), "host_port": str(summary.hostPort()),
+                          "total_tasks": int(summary.totalTasks())})
         option = summary.peakMemoryMetrics()
         if option.isDefined():
             metrics = option.get()
             for name in PEAK_MEMORY_METRICS:
                 peaks[name] = max(peaks.get(name, 0), int(metrics.getMetricValue(name)))
     out["executor_peak_bytes"] = peaks
+    # Where tasks ran: "driver" alone in local mode; executors on the workers of a cluster.
+    out["executors"] = executors
+    out["master"] = spark.sparkContext.master
 
     totals = {"input_bytes": 0, "output_bytes": 0, "shuffle_write_bytes": 0,
               "shuffle_read_bytes": 0, "memory_spilled_bytes": 0, "disk_spilled_bytes": 0,

@@ -112,7 +112,7 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         raise RuntimeError(f"{len(results.errors)} trial(s) failed after {max_failures} retries: {results.errors[0]}")
     trials = [
         {"config": r.config, "mse": r.metrics["mse"], "train_rows": r.metrics["train_rows"],
-         "iterations": r.metrics.get("training_iteration")}
+         "iterations": r.metrics.get("training_iteration"), "node_ip": r.metrics.get("node_ip")}
         for r in results
     ]
     # Compare trials at the largest budget reached: an early-stopped trial's MSE is on fewer rows.

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import runpy
+import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,14 @@ def settings() -> Settings:
     return load_settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def spark():
+    """One local Spark session for the test session, started before anything else.
+
+    PySpark launches its JVM with fork + preexec_fn; once other tests have started threads in
+    this process (hdfs-native's runtime, aiohttp, Ray's gRPC), that fork can deadlock in the
+    child. Starting the JVM first, while the process has one thread, avoids it.
+    """
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -104,3 +111,49 @@ def hdfs(tmp_path_factory):
             else:
                 os.environ[key] = value
         hdfs_local["stop"](root)
+
+
+@pytest.fixture(scope="session")
+def spark_standalone(tmp_path_factory):
+    """A Spark standalone master + one worker (2 cores) on loopback, stopped by PID.
+
+    Yields (master URL, master web UI port)."""
+    spark_local = runpy.run_path(str(REPO / "scripts" / "spark_local.py"))
+    root = tmp_path_factory.mktemp("spark")
+    url = spark_local["start"](root, port=7178, webui_port=18190, worker_webui_port=18191, cores=2, memory="2g")
+    try:
+        yield url, 18190
+    finally:
+        spark_local["stop"](root)
+
+
+RAY_MULTINODE_DASHBOARD_PORT = 8295
+
+
+@pytest.fixture(scope="session")
+def ray_two_nodes(tmp_path_factory):
+    """A Ray cluster of two nodes on distinct loopback addresses (head 127.0.0.2, worker
+    127.0.0.3, one CPU each), on ports apart from the other test head. Yields the Jobs API
+    address; both nodes are stopped by PID."""
+    from ray.util.state import list_nodes
+
+    ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
+    head_root, worker_root = tmp_path_factory.mktemp("ray_head"), tmp_path_factory.mktemp("ray_worker")
+    address = f"http://127.0.0.1:{RAY_MULTINODE_DASHBOARD_PORT}"
+    ray_local["start"](head_root, port=6399, dashboard_port=RAY_MULTINODE_DASHBOARD_PORT, num_cpus=1, memory_gib=3,
+                       object_store_gib=1, extra=("--ray-client-server-port=10093", "--min-worker-port=22000",
+                                                  "--max-worker-port=22999", "--dashboard-agent-listen-port=52395"))
+    try:
+        ray_local["start"](worker_root, node_ip="127.0.0.3", head_address="127.0.0.2:6399", num_cpus=1,
+                           memory_gib=3, object_store_gib=1,
+                           extra=("--min-worker-port=23000", "--max-worker-port=23999",
+                                  "--dashboard-agent-listen-port=52396"))
+        deadline = time.monotonic() + 120
+        while len([n for n in list_nodes(address=address) if n.state == "ALIVE"]) < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the second Ray node did not join")
+            time.sleep(1)
+        yield address
+    finally:
+        ray_local["stop"](worker_root)
+        ray_local["stop"](head_root)

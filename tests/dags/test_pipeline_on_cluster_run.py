@@ -1,6 +1,9 @@
-"""The whole pipeline on real HDFS: salary_training end to end with an hdfs:// lake root, then
-salary_batch_predict on every kind of drop, as two overlapping runs (two Airflow homes, one
-lake), through real Airflow, spark-submit, Ray Jobs API, WebHDFS and the triggerer path.
+"""The whole pipeline on a multi-node loopback cluster: a Spark standalone master + worker, a
+Ray head + a second Ray node (127.0.0.2 and 127.0.0.3) and a real HDFS (NameNode + DataNode +
+WebHDFS), all started by our scripts. salary_training runs end to end with an hdfs:// lake
+root, then salary_batch_predict on every kind of drop as two overlapping runs (two Airflow
+homes, one lake), through real Airflow, spark-submit, the Ray Jobs API, WebHDFS and the
+trigger path. Only connections and the lake root differ from the embedded default.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+import urllib.request
 
 import numpy as np
 import pandas as pd
@@ -45,9 +49,21 @@ def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
                                                           "-o", "json"))}
 
 
-def fresh_home(tmp_path_factory, lake_root: str) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def cluster(hdfs, spark_standalone, ray_two_nodes, settings) -> tuple[Lake, dict[str, str]]:
+    """The lake on HDFS and the connections to the Spark and Ray clusters."""
+    master, _ = spark_standalone
+    lake = Lake(f"{hdfs}/cluster-lake", settings.lake)
+    port = int(ray_two_nodes.rsplit(":", 1)[1])
+    env = {"AIRFLOW_VAR_LAKE_ROOT": lake.root, "SALARY_LAKE_ROOT": lake.root,
+           "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": master}),
+           "AIRFLOW_CONN_RAY_DEFAULT": json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})}
+    return lake, env
+
+
+def fresh_home(tmp_path_factory, cluster_env: dict[str, str]) -> dict[str, str]:
     home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_VAR_LAKE_ROOT": lake_root, "SALARY_LAKE_ROOT": lake_root}
+    env = {**os.environ, **cluster_env, "AIRFLOW_HOME": str(home)}
     airflow(env, "db", "migrate")
     return env
 
@@ -64,18 +80,18 @@ def put(uri: str, data: pa.Table | bytes) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, hdfs, ray_cluster, settings):
-    """salary_training with the lake on HDFS: a champion model to predict with."""
-    lake = Lake(f"{hdfs}/e2e-lake", settings.lake)
-    env = fresh_home(tmp_path_factory, lake.root)
+def trained(tmp_path_factory, cluster):
+    """salary_training on the cluster, lake on HDFS: a champion model to predict with."""
+    lake, cluster_env = cluster
+    env = fresh_home(tmp_path_factory, cluster_env)
     proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": 20_000, "seed": 5}),
                    check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return lake, task_states(env, "salary_training")
+    return lake, task_states(env, "salary_training"), proc.stdout + proc.stderr
 
 
 def test_training_runs_end_to_end_on_hdfs(trained):
-    lake, states = trained
+    lake, states, _ = trained
     assert set(states.values()) == {"success"}, states
     fs, curated = filesystem(lake.curated)
     version = fs.cat_file(f"{curated}/{CURRENT}").decode().strip()
@@ -88,7 +104,7 @@ def test_training_runs_end_to_end_on_hdfs(trained):
 @pytest.fixture(scope="module")
 def drops(trained, settings):
     """Every kind of drop in incoming/: good ones, bad ones and ones still being written."""
-    lake, _ = trained
+    lake, *_ = trained
     good = people(GOOD_ROWS, seed=1, spec=settings.dataset, start_id=10**9)
     good.loc[: BAD_AGES - 1, "age"] = 130
     good["is_active"] = good["is_active"].astype("boolean")
@@ -108,21 +124,47 @@ def drops(trained, settings):
     return {"good.parquet": good, "batch": batch}
 
 
+SPARK_JOBS = ("generate_dataset", "etl_benchmark", "top_earners", "age_distribution")
+
+
+def test_spark_tasks_ran_on_the_standalone_worker(trained, spark_standalone):
+    _, _, log = trained
+    master, webui_port = spark_standalone
+    jobs = {doc["job"]: doc for doc in parse_summaries(log)}
+    for job in SPARK_JOBS:
+        spark = jobs[job]["spark"]
+        assert spark["master"] == master, job
+        executors = {e["id"]: e["total_tasks"] for e in spark["executors"]}
+        assert sum(n for eid, n in executors.items() if eid != "driver") > 0, (job, executors)
+        assert executors.get("driver", 0) == 0, (job, executors)  # the client-mode driver ran none
+    state = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{webui_port}/json/", timeout=10).read())
+    finished = {app["name"] for app in state["completedapps"]}
+    assert {f"salary-{job}" for job in SPARK_JOBS} <= finished
+
+
+def test_tune_trials_ran_on_both_ray_nodes(trained):
+    lake, states, log = trained
+    tune = next(doc for doc in parse_summaries(log) if doc["job"] == "tune_model")
+    metrics = read_json(join(tune["output"], "metrics.json"))
+    nodes = {trial["node_ip"] for trial in metrics["trials"]}
+    assert nodes == {"127.0.0.2", "127.0.0.3"}, metrics["trials"]
+
+
 @pytest.fixture(scope="module")
-def predicted(trained, drops, tmp_path_factory, settings):
+def predicted(trained, drops, tmp_path_factory, settings, cluster):
     """Two salary_batch_predict runs at the same time on the same lake (two Airflow homes).
 
     Their sensors wait at most 30 s: a run that starts after the other claimed everything
     finds nothing complete and skips itself instead of waiting the configured minutes.
     """
-    lake, _ = trained
+    lake, *_ = trained
     config = tmp_path_factory.mktemp("config")
     shutil.copytree(settings.config_dir, config, dirs_exist_ok=True)
     text = (config / "pipeline.toml").read_text()
     text = text.replace(f"wait_timeout_seconds = {settings.predict.wait_timeout_seconds}", "wait_timeout_seconds = 30")
     (config / "pipeline.toml").write_text(text.replace(
         f"poke_interval_seconds = {settings.predict.poke_interval_seconds}", "poke_interval_seconds = 2"))
-    envs = [{**fresh_home(tmp_path_factory, lake.root), "SALARY_CONFIG": str(config / "pipeline.toml")}
+    envs = [{**fresh_home(tmp_path_factory, cluster[1]), "SALARY_CONFIG": str(config / "pipeline.toml")}
             for _ in range(2)]
     procs: list[subprocess.CompletedProcess] = [None, None]  # type: ignore[list-item]
 

@@ -1,0 +1,117 @@
+"""A Spark standalone cluster on loopback (a master and a worker from the pip pyspark), stopped
+by their PIDs.
+
+    python scripts/spark_local.py start DIR [--port 7077 --webui-port 18080 --worker-webui-port 18081
+                                             --cores 2 --memory 2g]
+    python scripts/spark_local.py stop DIR
+
+The master's web UI moves off 8080 (Airflow's). Each daemon is `spark-class` in its own
+session; its PID is recorded in DIR and SIGTERM to it stops it (and the worker's executors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+MASTER = "org.apache.spark.deploy.master.Master"
+WORKER = "org.apache.spark.deploy.worker.Worker"
+
+
+def master_state(webui_port: int) -> dict:
+    """The master's JSON status (workers, running and completed applications)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{webui_port}/json/", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def start(root: Path, *, port: int = 7077, webui_port: int = 18080, worker_webui_port: int = 18081,
+          cores: int = 2, memory: str = "2g", timeout: float = 120) -> str:
+    """Start a master and one worker; wait until the worker is ALIVE; return the master URL."""
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(root / "logs"),
+           "SPARK_WORKER_DIR": str(root / "work"), "SPARK_NO_DAEMONIZE": "1"}
+    url = f"spark://127.0.0.1:{port}"
+    daemons = {
+        "master": [MASTER, "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(webui_port)],
+        "worker": [WORKER, "--host", "127.0.0.1", "--webui-port", str(worker_webui_port), "--cores", str(cores),
+                   "--memory", memory, "--work-dir", str(root / "work"), url],
+    }
+    for name, args in daemons.items():
+        log = open(root / f"{name}.log", "ab")  # noqa: SIM115 - open for the daemon's life
+        proc = subprocess.Popen(["spark-class", *args], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        (root / f"{name}.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if any(w.get("state") == "ALIVE" for w in master_state(webui_port).get("workers", [])):
+                return url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop(root)
+    raise TimeoutError(f"Spark master {url} has no live worker after {timeout:.0f} s; see {root}/*.log")
+
+
+def stop(root: Path, timeout: float = 30) -> None:
+    """Stop the worker, then the master, by their recorded PIDs."""
+    for name in ("worker", "master"):
+        pid_file = root / f"{name}.pid"
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pid_file.unlink()
+            continue
+        deadline = time.monotonic() + timeout
+        while not _exited(pid):
+            if time.monotonic() > deadline:
+                os.killpg(pid, signal.SIGKILL)  # its own session: this daemon and its executors
+                deadline = float("inf")
+            time.sleep(0.1)
+        pid_file.unlink()
+
+
+def _exited(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Spark standalone master + worker on loopback")
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--port", type=int, default=7077)
+    parser.add_argument("--webui-port", type=int, default=18080)
+    parser.add_argument("--worker-webui-port", type=int, default=18081)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--memory", default="2g")
+    args = parser.parse_args(argv)
+    if args.action == "stop":
+        stop(args.dir)
+        return 0
+    url = start(args.dir, port=args.port, webui_port=args.webui_port, worker_webui_port=args.worker_webui_port,
+                cores=args.cores, memory=args.memory)
+    print(f"Spark master {url} (UI http://127.0.0.1:{args.webui_port}) with one worker")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
