@@ -143,11 +143,23 @@ class Settings:
             return tomllib.load(fh)
 
 
+SPARK_CDS_ENV = "SALARY_SPARK_CDS"
+
+
+def spark_cds_options() -> str:
+    """JVM options that map the class-data-sharing archive scripts/spark_cds.py built (named
+    by $SALARY_SPARK_CDS), or nothing when there is none."""
+    archive = os.environ.get(SPARK_CDS_ENV)
+    if archive and Path(archive).is_file():
+        return f"-XX:SharedArchiveFile={archive} -Xshare:auto"
+    return ""
+
+
 def parse_settings(raw: dict, config_dir: Path) -> Settings:
     """Build Settings from the parsed TOML document."""
     ds = raw["dataset"]
     spark_conf = {
-        key: str(value).replace("__CONFIG_DIR__", str(config_dir))
+        key: str(value).replace("__CONFIG_DIR__", str(config_dir)).replace("__SPARK_CDS__", spark_cds_options())
         for key, value in raw["spark"]["conf"].items()
     }
     return Settings(

@@ -28,11 +28,23 @@ def as_records(rows: list[Row]) -> list[dict[str, Any]]:
 def publish_report(spark: SparkSession, fs: HadoopFS, staging: str, target: str,
                    tables: dict[str, DataFrame], collected: dict[str, list[Row]]) -> None:
     """Write each collected table as one Parquet file under ``staging``, then publish the
-    folder at ``target`` by rename. The queries are not run again: the collected rows are
-    written back with the query's schema."""
+    folder at ``target`` by rename. The queries are not run again, and the few collected rows
+    are written by the driver with pyarrow (a Spark write job per tiny table cost ~1 s each),
+    with the query's schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from salary.lakefs import write_bytes_atomic
+
     fs.delete(staging)
     for name, df in tables.items():
-        spark.createDataFrame(collected[name], df.schema).coalesce(1).write.parquet(join(staging, name))
+        schema = to_arrow_schema(df.schema)
+        table = pa.Table.from_pylist([row.asDict() for row in collected[name]], schema=schema)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        write_bytes_atomic(join(staging, name, "part-00000.parquet"), sink.getvalue().to_pybytes())
+        write_bytes_atomic(join(staging, name, "_SUCCESS"), b"")
     fs.replace_dir(staging, target)
     log.info("published report tables %s to %s", sorted(tables), target)
 

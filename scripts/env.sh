@@ -41,6 +41,9 @@ export AIRFLOW_CONN_WEBHDFS_DEFAULT=${AIRFLOW_CONN_WEBHDFS_DEFAULT:-'{"conn_type
 export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$VENV/bin/python"
 export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
+# The driver JVM's class-data-sharing archive (scripts/spark_cds.py), valid for one JVM and one
+# set of jars: named after both.
+export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(sha256sum "$REPO/requirements/lock.txt" | cut -c1-12).jsa}
 
 # Ray: the embedded head lives in .local/ray (scripts/ray_local.py); loopback, no token auth.
 export SALARY_RAY_DIR=${SALARY_RAY_DIR:-$REPO/.local/ray}
