@@ -5,7 +5,7 @@ ROWS ?= 1000000
 LAKE ?= file
 export LAKE
 
-.PHONY: setup demo test test-fast lint ui clean
+.PHONY: setup demo test test-fast lint ui bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ lint: setup
 ## Airflow web UI with our DAGs on http://127.0.0.1:8080 (airflow standalone).
 ui: setup
 	@bash scripts/ui.sh
+
+## Benchmarks against baselines measured in the same run (bench/run.py; 30M and 3M rows, ~20 min).
+BENCH_ROWS ?= 30000000 3000000
+bench: setup
+	@source scripts/env.sh && python bench/run.py --rows $(BENCH_ROWS)
 
 ## Remove the local Airflow home, lake and build output (the cached venv stays).
 clean:

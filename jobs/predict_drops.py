@@ -29,6 +29,7 @@ from salary.drops import (
     PREDICTION,
     REJECT_REASON,
     DropRejected,
+    already_published,
     claim_drops,
     read_drop,
     stage_rejected,
@@ -79,7 +80,18 @@ def predict_drop(lake: Lake, settings: Settings, owner: str, drop: str, model_re
     fs, path = filesystem(join(lake.claimed(owner), drop))
     staged = staging_dir(lake, owner, drop)
     truth = settings.dataset.truth
-    result: dict[str, Any] = {"drop": drop, "model_version": manifest["version"]}
+    result: dict[str, Any] = {"drop": drop, "model_version": manifest["version"], "run": owner}
+    published = already_published(lake, drop)
+    if published is not None and published.get("run") == owner:
+        log.info("drop %s: predictions already published by this run (a retry): not predicted again", drop)
+        return {**published, "status": "predicted"}
+    if published is not None:
+        reason = (f"{drop}: a drop of this name was already predicted by run {published.get('run')} "
+                  f"(predictions/{drop}); send new data under a new name")
+        log.warning("drop %s rejected: %s", drop, reason)
+        stage_rejected(join(staged, "rejected"), drop, reason, {}, None, owner)
+        return {**result, "status": "rejected", "reason": reason, "rows_in": None, "rows_predicted": 0,
+                "rows_rejected": None}
     try:
         with stages.stage(f"{drop}:read"):
             table, files = read_drop(fs, path, drop)

@@ -332,6 +332,22 @@ def _publish_dir(fs: AbstractFileSystem, staged: str, target: str) -> bool:
         return False
 
 
+def rejected_folder(lake: Lake, drop: str, owner: str) -> str:
+    """drops/rejected/<drop>, or <drop>.<run> when an earlier drop of that name (another run's)
+    already has one: a reused name never overwrites or hides an earlier rejection."""
+    folder = join(lake.rejected_drops, drop)
+    earlier = read_json(join(folder, REASON_FILE))
+    if earlier is not None and earlier.get("run") != owner:
+        return join(lake.rejected_drops, f"{drop}.{path_segment(owner)}")
+    return folder
+
+
+def already_published(lake: Lake, drop: str) -> dict[str, Any] | None:
+    """The manifest of predictions/<drop> when it is published (its _SUCCESS exists)."""
+    fs, marker = filesystem(join(lake.predictions(drop), SUCCESS))
+    return read_json(join(lake.predictions(drop), MANIFEST_FILE)) if fs.exists(marker) else None
+
+
 def publish(lake: Lake, owner: str, result: Mapping[str, Any]) -> dict[str, Any]:
     """Make one staged drop result visible, then retire the drop from claimed/.
 
@@ -343,7 +359,7 @@ def publish(lake: Lake, owner: str, result: Mapping[str, Any]) -> dict[str, Any]
     fs, claimed = filesystem(join(lake.claimed(owner), drop))
     staged = staging_dir(lake, owner, drop)
     _, staged_path = filesystem(staged)
-    _, rejected_target = filesystem(join(lake.rejected_drops, drop))
+    _, rejected_target = filesystem(rejected_folder(lake, drop, owner))
     _publish_dir(fs, f"{staged_path}/rejected", rejected_target)
     if result["status"] == "rejected":
         destination = f"{rejected_target}/{drop}"

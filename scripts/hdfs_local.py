@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -28,6 +27,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from salary.processes import alive, stop_recorded
 
 SDIST_URL = ("https://files.pythonhosted.org/packages/13/29/1a5d7c60609dfc8fd79c86965e95ea7e9e181385d839bc43913d277effa2/"
              "pyspark-2.4.8.tar.gz")
@@ -195,45 +196,11 @@ def _request(method: str, url: str, data: bytes | None = None) -> None:
 def stop(root: Path, timeout: float = 30) -> None:
     """Stop the daemons started in ``root`` by their recorded PIDs (DataNode first)."""
     for name in ("datanode", "namenode"):
-        pid_file = root / f"{name}.pid"
-        if not pid_file.exists():
-            continue
-        pid = int(pid_file.read_text())
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pid_file.unlink()
-            continue
-        deadline = time.monotonic() + timeout
-        while not _exited(pid):
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                deadline = float("inf")
-            time.sleep(0.1)
-        pid_file.unlink()
-
-
-def _exited(pid: int) -> bool:
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == pid
-    except ChildProcessError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+        stop_recorded(root / f"{name}.pid", timeout)
 
 
 def running(root: Path) -> bool:
-    pid_file = root / "namenode.pid"
-    if not pid_file.exists():
-        return False
-    try:
-        os.kill(int(pid_file.read_text()), 0)
-        return True
-    except ProcessLookupError:
-        return False
+    return alive(root / "namenode.pid")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from salary.processes import alive, stop_recorded
 
 GiB = 1024**3
 
@@ -72,37 +73,7 @@ def wait_for_jobs_api(address: str, proc: subprocess.Popen | None, timeout: floa
 
 def stop(root: Path, timeout: float = 60) -> None:
     """Stop the node started in ``root``, by the PID recorded there."""
-    pid_file = root / "ray.pid"
-    if not pid_file.exists():
-        return
-    pid = int(pid_file.read_text())
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink()
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _exited(pid):
-            break
-        time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)  # its own session: only this node's processes
-        _exited(pid)
-    pid_file.unlink()
-
-
-def _exited(pid: int) -> bool:
-    """Whether ``pid`` has ended; reaps it when it is our own child (else it stays a zombie)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == pid
-    except ChildProcessError:  # started by another process (make demo's earlier call)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+    stop_recorded(root / "ray.pid", timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-cpus", type=int, default=2)
     args = parser.parse_args(argv)
     if args.action == "start":
-        if (args.dir / "ray.pid").exists():
-            pid = int((args.dir / "ray.pid").read_text())
-            try:
-                os.kill(pid, 0)
-                print(f"Ray already running (pid {pid})")
-                return 0
-            except ProcessLookupError:
-                pass
+        if alive(args.dir / "ray.pid"):
+            print(f"Ray already running (pid {(args.dir / 'ray.pid').read_text()})")
+            return 0
         pid = start(args.dir, port=args.port, dashboard_port=args.dashboard_port, num_cpus=args.num_cpus)
         print(f"Ray head up on http://127.0.0.1:{args.dashboard_port} (pid {pid})")
     else:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from salary.processes import stop_recorded
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
@@ -64,34 +65,7 @@ def start(root: Path, *, port: int = 7077, webui_port: int = 18080, worker_webui
 def stop(root: Path, timeout: float = 30) -> None:
     """Stop the worker, then the master, by their recorded PIDs."""
     for name in ("worker", "master"):
-        pid_file = root / f"{name}.pid"
-        if not pid_file.exists():
-            continue
-        pid = int(pid_file.read_text())
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pid_file.unlink()
-            continue
-        deadline = time.monotonic() + timeout
-        while not _exited(pid):
-            if time.monotonic() > deadline:
-                os.killpg(pid, signal.SIGKILL)  # its own session: this daemon and its executors
-                deadline = float("inf")
-            time.sleep(0.1)
-        pid_file.unlink()
-
-
-def _exited(pid: int) -> bool:
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == pid
-    except ChildProcessError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        return False
+        stop_recorded(root / f"{name}.pid", timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,8 @@ import json
 import logging
 import os
 import runpy
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +57,12 @@ def spark():
 RAY_TEST_DASHBOARD_PORT = 8275
 
 
+def short_tmp(prefix: str) -> Path:
+    """A temp dir with a short path: Ray puts Unix sockets below its --temp-dir and a socket
+    path may not exceed 107 bytes (pytest's own tmp paths grow too long)."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory):
     """A real Ray head on loopback (its own ports and temp dir), stopped by PID afterwards.
@@ -62,7 +70,7 @@ def ray_cluster(tmp_path_factory):
     Yields the Jobs API address; AIRFLOW_CONN_RAY_DEFAULT for it is set for the session.
     """
     ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
-    root = tmp_path_factory.mktemp("ray")
+    root = short_tmp("ray")
     # Ports apart from a default head's (make demo / make ui may run one at the same time).
     ports = ("--ray-client-server-port=10091", "--min-worker-port=20100", "--max-worker-port=20999",
              "--dashboard-agent-listen-port=52375")
@@ -81,6 +89,7 @@ def ray_cluster(tmp_path_factory):
         else:
             os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = previous
         ray_local["stop"](root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 HDFS_TEST_PORTS = {"rpc": 18020, "http": 15070, "datanode": 15010, "datanode_http": 15075, "datanode_ipc": 15020}
@@ -138,7 +147,7 @@ def ray_two_nodes(tmp_path_factory):
     from ray.util.state import list_nodes
 
     ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
-    head_root, worker_root = tmp_path_factory.mktemp("ray_head"), tmp_path_factory.mktemp("ray_worker")
+    head_root, worker_root = short_tmp("rayh"), short_tmp("rayw")
     address = f"http://127.0.0.1:{RAY_MULTINODE_DASHBOARD_PORT}"
     ray_local["start"](head_root, port=6399, dashboard_port=RAY_MULTINODE_DASHBOARD_PORT, num_cpus=1, memory_gib=3,
                        object_store_gib=1, extra=("--ray-client-server-port=10093", "--min-worker-port=22000",
@@ -157,3 +166,5 @@ def ray_two_nodes(tmp_path_factory):
     finally:
         ray_local["stop"](worker_root)
         ray_local["stop"](head_root)
+        shutil.rmtree(worker_root, ignore_errors=True)
+        shutil.rmtree(head_root, ignore_errors=True)

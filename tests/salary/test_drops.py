@@ -188,3 +188,18 @@ def test_publish_rejected_drop_keeps_data_and_reason(lake):
     # Publishing again (a retry after a crash) changes nothing and loses nothing.
     publish_all(lake, "run_a", [{"drop": "bad.parquet", "status": "rejected"}])
     assert fs.cat_file(path) == b"garbage"
+
+
+def test_a_reused_drop_name_never_hides_the_earlier_one(lake):
+    from salary.drops import already_published, rejected_folder
+
+    assert already_published(lake, "d.parquet") is None
+    write_bytes_atomic(join(lake.predictions("d.parquet"), "_MANIFEST.json"), b'{"run": "run_a"}')
+    assert already_published(lake, "d.parquet") is None  # no _SUCCESS yet: not published
+    write_bytes_atomic(join(lake.predictions("d.parquet"), "_SUCCESS"), b"")
+    assert already_published(lake, "d.parquet") == {"run": "run_a"}
+
+    assert rejected_folder(lake, "d.parquet", "run_b") == join(lake.rejected_drops, "d.parquet")
+    write_bytes_atomic(join(lake.rejected_drops, "d.parquet", "_REASON.json"), b'{"run": "run_a"}')
+    assert rejected_folder(lake, "d.parquet", "run_a") == join(lake.rejected_drops, "d.parquet")
+    assert rejected_folder(lake, "d.parquet", "run_b") == join(lake.rejected_drops, "d.parquet.run_b")
