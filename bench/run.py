@@ -89,7 +89,7 @@ def spark_job(settings, lake: Lake, job: str, run_id: str, *extra: str) -> dict[
     args = ["--lake-root", lake.root, "--run-id", run_id, "--config", str(settings.config_dir / "pipeline.toml"),
             *extra]
     measured = run_measured(spark_submit_cmd(settings, str(REPO / "jobs" / f"{job}.py"), args))
-    summary = parse_summaries(measured["stderr"])[-1]
+    summary = parse_summaries(measured["stdout"] + measured["stderr"])[-1]  # PythonRunner: stdout
     stages = summary["stage_seconds"]
     work = sum(v for k, v in stages.items() if k != "session")
     return {"wall": measured["wall"], "work": work, "startup": measured["wall"] - work, "stages": stages,
@@ -112,7 +112,7 @@ def generation(settings, lake: Lake, rows: int, seed: int, tmp: Path) -> dict[st
     base = run_measured([sys.executable, str(REPO / "bench" / "np_generate.py"), "--rows", str(rows),
                          "--seed", str(seed), "--out", str(out)])
     doc = json.loads(base["stdout"].strip().splitlines()[-1])
-    raw_rows = ours["summary"]["manifest"]["raw_rows"]
+    raw_rows = ours["summary"]["rows_out"]
     if doc["rows"] != raw_rows:
         raise AssertionError(f"numpy wrote {doc['rows']} rows, Spark {raw_rows}")
     return {"ours": ours, "baseline": {"wall": base["wall"], "work": doc["work_seconds"],
@@ -257,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     result["tuning"] = earlier("tune_vs_gridsearch")
     result["prediction"] = earlier("predict_drop")
 
-    print(f"\n{'stage':<20}{'rows':>12}{'wall':>8}{'start':>8}{'work':>8}{'base':>8}{'ratio':>7}"
+    print(f"\n{'stage':<20}{'rows':>12}{'wall':>8}{'start':>8}{'work':>8}{'base':>8}{'ratio':>8}"
           f"{'GB':>6}{'base GB':>8}{'rows/s':>12}")
     for row in rows_table(result):
         cells = [f"{row[0]:<20}", f"{int(row[1]):>12,}"] + [
-            f"{v:>8.1f}" if v is not None else f"{'-':>8}" for v in row[2:6]]
-        cells += [f"{row[6]:>6.2f}x", f"{row[7]:>6.2f}", f"{row[8]:>8.2f}" if row[8] is not None else f"{'-':>8}",
+            f"{v:>8.2f}" if v is not None else f"{'-':>8}" for v in row[2:6]]
+        cells += [f"{row[6]:>7.1f}x", f"{row[7]:>6.2f}", f"{row[8]:>8.2f}" if row[8] is not None else f"{'-':>8}",
                   f"{row[9]:>12,.0f}" if row[9] else f"{'-':>12}"]
         print("".join(cells))
     if result.get("prediction"):
