@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         if summary:
             detail = describe(summary)
             if detail:
-                print(f"{'':<44}{detail}")
+                print(f"{'':<44}{detail.lstrip()}")
             outputs.append(summary)
     task_total = sum(s for _, _, s in rows)
     if wall:
