@@ -41,9 +41,8 @@ from salary.drops import data_files, publish_all  # noqa: E402
 from salary.lake import SUCCESS, Lake, join  # noqa: E402
 from salary.lakefs import filesystem  # noqa: E402
 from salary.model import features  # noqa: E402
-from salary.ray_runtime import job_runtime_env  # noqa: E402
+from salary.ray_runtime import run_and_wait  # noqa: E402
 from salary.registry import champion, load_version  # noqa: E402
-from salary.runtime import parse_summaries  # noqa: E402
 
 
 def baseline(lake: Lake, drop: str) -> dict:
@@ -65,21 +64,8 @@ def baseline(lake: Lake, drop: str) -> dict:
 
 
 def run_job(address: str, lake: Lake, drop: str, run_id: str) -> tuple[float, dict]:
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(address)
-    start = time.perf_counter()
-    job = client.submit_job(
-        entrypoint=f"python jobs/predict_drops.py --lake-root '{lake.root}' --run-id '{run_id}' "
-                   f"--config config/pipeline.toml --drops '{json.dumps([drop])}'",
-        runtime_env=job_runtime_env(REPO))
-    while str(client.get_job_status(job)).rsplit(".", 1)[-1] not in ("SUCCEEDED", "FAILED", "STOPPED"):
-        time.sleep(0.2)
-    wall = time.perf_counter() - start
-    logs = client.get_job_logs(job)
-    if not str(client.get_job_status(job)).endswith("SUCCEEDED"):
-        raise RuntimeError(logs[-3000:])
-    return wall, parse_summaries(logs)[-1]
+    return run_and_wait(address, f"python jobs/predict_drops.py --lake-root '{lake.root}' --run-id '{run_id}' "
+                                 f"--config config/pipeline.toml --drops '{json.dumps([drop])}'", REPO, 0.2)
 
 
 def via_airflow(lake: Lake, rows: int) -> float:

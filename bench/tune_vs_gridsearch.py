@@ -32,27 +32,13 @@ from salary.config import load_settings  # noqa: E402
 from salary.lake import Lake, join  # noqa: E402
 from salary.lakefs import read_json  # noqa: E402
 from salary.model import build_pipeline, features, regression_metrics, split  # noqa: E402
-from salary.ray_runtime import job_runtime_env  # noqa: E402
-from salary.runtime import parse_summaries  # noqa: E402
+from salary.ray_runtime import run_and_wait  # noqa: E402
 
 
 def run_ours(address: str, lake_root: str, curated_run: str, run_id: str) -> tuple[float, dict]:
-    from ray.job_submission import JobSubmissionClient
-
-    client = JobSubmissionClient(address)
-    start = time.perf_counter()
-    job = client.submit_job(
-        entrypoint=f"python jobs/tune_model.py --lake-root '{lake_root}' --run-id '{run_id}' "
-                   f"--curated-run '{curated_run}' --config config/pipeline.toml --preset default",
-        runtime_env=job_runtime_env(REPO),
-    )
-    while str(client.get_job_status(job)).rsplit(".", 1)[-1] not in ("SUCCEEDED", "FAILED", "STOPPED"):
-        time.sleep(1)
-    wall = time.perf_counter() - start
-    logs = client.get_job_logs(job)
-    if not str(client.get_job_status(job)).endswith("SUCCEEDED"):
-        raise RuntimeError(logs[-3000:])
-    return wall, parse_summaries(logs)[-1]
+    return run_and_wait(address, f"python jobs/tune_model.py --lake-root '{lake_root}' --run-id '{run_id}' "
+                                 f"--curated-run '{curated_run}' --config config/pipeline.toml --preset default",
+                        REPO, 1.0)
 
 
 def run_baseline(lake: Lake, settings, curated_run: str, candidates: list[dict]) -> dict:

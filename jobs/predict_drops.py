@@ -148,7 +148,7 @@ def predict_drop(lake: Lake, settings: Settings, owner: str, drop: str, model_re
                 for future in done:
                     future.result()
             write_json_atomic(join(folder, "monitoring.json"), monitoring)
-            write_json_atomic(join(folder, MANIFEST_FILE), {k: v for k, v in result.items()})
+            write_json_atomic(join(folder, MANIFEST_FILE), result)
             write_bytes_atomic(join(folder, SUCCESS), b"")  # last: the folder is complete
     log.info("drop %s: %d rows in, %d predicted, %d rejected %s; PSI %s", drop, result["rows_in"],
              result["rows_predicted"], result["rows_rejected"], counts or "", monitoring.get("psi"))

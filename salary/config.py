@@ -158,8 +158,9 @@ def spark_cds_options() -> str:
 def parse_settings(raw: dict, config_dir: Path) -> Settings:
     """Build Settings from the parsed TOML document."""
     ds = raw["dataset"]
+    cds = spark_cds_options()
     spark_conf = {
-        key: str(value).replace("__CONFIG_DIR__", str(config_dir)).replace("__SPARK_CDS__", spark_cds_options())
+        key: str(value).replace("__CONFIG_DIR__", str(config_dir)).replace("__SPARK_CDS__", cds)
         for key, value in raw["spark"]["conf"].items()
     }
     return Settings(

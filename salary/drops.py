@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -181,20 +180,6 @@ def claim_drops(lake: Lake, owner: str, wanted: Sequence[str], lease_seconds: fl
 
 
 # ---------------------------------------------------------------- reading and validating
-
-
-@dataclass
-class DropData:
-    """A drop's valid rows (normalised columns) and its rejected rows with their reasons."""
-
-    valid: pd.DataFrame
-    rejected: pd.DataFrame
-    files: list[str] = field(default_factory=list)
-    has_label: bool = False
-
-    @property
-    def rows_in(self) -> int:
-        return len(self.valid) + len(self.rejected)
 
 
 def data_files(fs: AbstractFileSystem, path: str) -> list[str]:
@@ -392,6 +377,3 @@ def publish_all(lake: Lake, owner: str, results: Sequence[Mapping[str, Any]]) ->
             "published": [r["drop"] for r in published if r["status"] != "rejected"],
             "rejected": [r["drop"] for r in published if r["status"] == "rejected"]}
 
-
-def manifest_json(doc: Mapping[str, Any]) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n").encode()

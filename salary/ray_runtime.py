@@ -11,3 +11,25 @@ WORKING_DIR_EXCLUDES = (".git", ".local", ".venv", "build", "tests", "bench", "*
 
 def job_runtime_env(repo: Path) -> dict[str, Any]:
     return {"working_dir": str(repo), "excludes": list(WORKING_DIR_EXCLUDES)}
+
+
+def run_and_wait(address: str, entrypoint: str, repo: Path, poll_seconds: float = 0.5) -> tuple[float, dict[str, Any]]:
+    """Submit one of our jobs through the Jobs API, wait for it, and return (wall seconds from
+    submission to the end, the job's JOB_SUMMARY). For benchmarks that time a job without
+    Airflow (the DAGs use RayJobOperator). Raises with the log's tail if the job fails."""
+    import time
+
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    from salary.runtime import parse_summaries
+
+    client = JobSubmissionClient(address)
+    start = time.perf_counter()
+    job = client.submit_job(entrypoint=entrypoint, runtime_env=job_runtime_env(repo))
+    while not client.get_job_status(job).is_terminal():
+        time.sleep(poll_seconds)
+    wall = time.perf_counter() - start
+    logs = client.get_job_logs(job)
+    if client.get_job_status(job) != JobStatus.SUCCEEDED:
+        raise RuntimeError(logs[-3000:])
+    return wall, parse_summaries(logs)[-1]

@@ -1,7 +1,7 @@
 """An async trigger (runs in the triggerer) that fires when complete drops are in a folder.
 
 HDFS is listed through WebHDFS over aiohttp (LISTSTATUS, non-blocking in the triggerer's
-event loop), a file lake through os.scandir in a thread. Only complete drops count (see
+event loop), a file lake with salary.drops.list_complete in a thread. Only complete drops count (see
 salary.drops.drop_state): no hidden or ``._COPYING_`` names, no folder without _SUCCESS.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,7 +17,7 @@ from urllib.parse import quote, urlparse
 import aiohttp
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from salary.drops import complete_drops
+from salary.drops import complete_drops, list_complete
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +53,16 @@ async def list_webhdfs(base_url: str, user: str | None, path: str) -> dict[str, 
         return out
 
 
-def list_local(path: str) -> dict[str, list[str] | None]:
-    if not os.path.isdir(path):
-        return {}
-    out: dict[str, list[str] | None] = {}
-    with os.scandir(path) as entries:
-        for entry in entries:
-            out[entry.name] = os.listdir(entry.path) if entry.is_dir() else None
-    return out
-
-
 async def complete_drops_in(incoming: str, webhdfs_url: str | None, webhdfs_user: str | None) -> list[str]:
     """Complete drops in the folder ``incoming`` (an hdfs:// or file:// URI)."""
     url = urlparse(incoming)
     if url.scheme == "hdfs":
         if not webhdfs_url:
             raise ValueError(f"{incoming} is on HDFS: a WebHDFS address is needed")
-        entries = await list_webhdfs(webhdfs_url, webhdfs_user, url.path or "/")
-    elif url.scheme in ("file", ""):
-        entries = await asyncio.to_thread(list_local, url.path)
-    else:
-        raise ValueError(f"unsupported lake scheme in {incoming}")
-    return complete_drops(entries)
+        return complete_drops(await list_webhdfs(webhdfs_url, webhdfs_user, url.path or "/"))
+    if url.scheme in ("file", ""):
+        return await asyncio.to_thread(list_complete, incoming)  # blocking fsspec calls: off the loop
+    raise ValueError(f"unsupported lake scheme in {incoming}")
 
 
 class DropsTrigger(BaseTrigger):
