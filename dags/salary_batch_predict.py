@@ -25,6 +25,7 @@ import shlex
 from pathlib import Path
 
 from airflow.sdk import DAG, task
+from airflow.timetables.trigger import CronTriggerTimetable
 from operators.ray import RayJobOperator
 from sensors.drops import DropSensor
 
@@ -39,8 +40,10 @@ with DAG(
     dag_id="salary_batch_predict",
     description="Batch predictions with the champion model on new drops in the lake",
     doc_md=__doc__,
-    schedule=P.schedule,
-    start_date=dt.datetime.combine(SETTINGS.schedule.start_date, dt.time(), tzinfo=dt.UTC),
+    # No start_date, and run_immediately=timedelta(0): unpausing waits for the next cron time
+    # instead of starting the most recent missed one at once (run_immediately=False still runs
+    # it when it was missed by less than a tenth of the period, e.g. 2.4 h for a nightly cron).
+    schedule=CronTriggerTimetable(P.schedule, timezone="UTC", run_immediately=dt.timedelta(0)),
     catchup=False,
     max_active_runs=P.max_active_runs,
     tags=["salary", "ray", "prediction"],

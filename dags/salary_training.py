@@ -31,6 +31,7 @@ import datetime as dt
 from pathlib import Path
 
 from airflow.sdk import DAG, Param, task
+from airflow.timetables.trigger import CronTriggerTimetable
 from operators.ray import RayJobOperator
 from operators.spark import SparkJobSubmitOperator
 
@@ -64,8 +65,10 @@ with DAG(
     dag_id="salary_training",
     description="Spark data generation, ETL and queries for the salary model",
     doc_md=__doc__,
-    schedule=SETTINGS.schedule.training,
-    start_date=dt.datetime.combine(SETTINGS.schedule.start_date, dt.time(), tzinfo=dt.UTC),
+    # No start_date, and run_immediately=timedelta(0): unpausing waits for the next cron time
+    # instead of starting the most recent missed one at once (run_immediately=False still runs
+    # it when it was missed by less than a tenth of the period, e.g. 2.4 h for a nightly cron).
+    schedule=CronTriggerTimetable(SETTINGS.schedule.training, timezone="UTC", run_immediately=dt.timedelta(0)),
     catchup=False,
     max_active_runs=1,
     tags=["salary", "spark", "training"],

@@ -91,7 +91,6 @@ class QuerySettings:
 @dataclass(frozen=True)
 class ScheduleSettings:
     training: str
-    start_date: dt.date
     retries: int
     retry_delay_seconds: int
 
@@ -182,7 +181,6 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
         ),
         schedule=ScheduleSettings(
             training=raw["schedule"]["training"],
-            start_date=dt.date.fromisoformat(raw["schedule"]["start_date"]),
             retries=int(raw["schedule"]["retries"]),
             retry_delay_seconds=int(raw["schedule"]["retry_delay_seconds"]),
         ),

@@ -33,7 +33,7 @@ def test_sensor_is_deferrable_and_skips_when_nothing_arrives(dag, settings):
 
 
 def test_schedule_allows_overlapping_runs(dag, settings):
-    assert dag.schedule == settings.predict.schedule
+    assert dag.timetable.summary == settings.predict.schedule
     assert dag.max_active_runs == settings.predict.max_active_runs >= 2
     assert dag.catchup is False
 

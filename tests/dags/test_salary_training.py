@@ -35,7 +35,7 @@ def test_tasks_and_edges(dag):
 
 
 def test_schedule_and_run_policy(dag, settings):
-    assert dag.schedule == settings.schedule.training == "0 2 * * *"
+    assert dag.timetable.summary == settings.schedule.training == "0 2 * * *"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert {"salary", "spark"} <= set(dag.tags)
