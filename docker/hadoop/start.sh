@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Starts an HDFS daemon in the foreground: `start.sh namenode` (formats its volume once) or
+# `start.sh datanode`. The same command for apache/hadoop:3 and the offline stand-in: both
+# run as user hadoop, have `hdfs` on PATH and read HADOOP_CONF_DIR (this folder).
+set -euo pipefail
+role=${1:?namenode or datanode}
+# A new named volume is root-owned on images that do not create /data/hdfs (apache/hadoop:3).
+[ -w /data/hdfs ] || sudo chown hadoop /data/hdfs
+if [ "$role" = namenode ] && [ ! -d /data/hdfs/name/current ]; then
+    hdfs namenode -format -nonInteractive
+fi
+export HADOOP_ROOT_LOGGER=INFO,console
+exec hdfs "$role"
