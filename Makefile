@@ -5,7 +5,7 @@ ROWS ?= 1000000
 LAKE ?= file
 export LAKE
 
-.PHONY: setup demo test test-fast lint ui bench clean
+.PHONY: setup demo test test-fast test-cluster lint ui bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,11 +15,19 @@ setup:
 demo: setup
 	@bash scripts/demo.sh $(ROWS)
 
-## Lint, then the whole test suite (slow, service-backed tests included).
+## Lint, then the whole test suite (slow, service-backed tests included), then the cluster test.
 test: setup lint
-	@source scripts/env.sh && python -m pytest
+	@source scripts/env.sh && python -m pytest -m "not cluster"
+	@$(MAKE) --no-print-directory test-cluster
 
-## The fast tests only (no spark-submit, no Airflow runs).
+## The docker compose stack for real: starts a Docker engine of its own when none answers (as
+## root), builds the images (stand-ins where no registry is reachable), drives the stack through
+## its REST API, hdfs dfs, a browser and docker, under faults; down -v at the end.
+test-cluster: setup
+	@bash scripts/setup.sh --cluster
+	@source scripts/env.sh && python -m pytest -m cluster tests/deploy
+
+## The fast tests only (no spark-submit, no Airflow runs, no Docker).
 test-fast: setup
 	@source scripts/env.sh && python -m pytest -m "not slow"
 

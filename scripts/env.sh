@@ -45,7 +45,10 @@ export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
 # set of jars: named after both.
 export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(sha256sum "$REPO/requirements/lock.txt" | cut -c1-12).jsa}
 
-# Ray: the embedded head lives in .local/ray (scripts/ray_local.py); loopback, no token auth.
+# Ray: the embedded head lives in .local/ray (scripts/ray_local.py), on loopback addresses with
+# token authentication (Ray binds some ports on every interface): nodes and clients (Airflow
+# tasks, benchmarks, tests) share the token file, created on the first `ray_local.py start`.
 export SALARY_RAY_DIR=${SALARY_RAY_DIR:-$REPO/.local/ray}
-export RAY_AUTH_MODE=disabled
+export RAY_AUTH_MODE=token
+export RAY_AUTH_TOKEN_PATH=${RAY_AUTH_TOKEN_PATH:-$REPO/.local/ray-auth-token}
 export RAY_USAGE_STATS_ENABLED=0

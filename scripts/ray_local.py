@@ -5,9 +5,11 @@
 
 `ray start --block` stays in the foreground as the parent of every process it starts, and
 stops them all on SIGTERM, so the node is stopped by that one PID (never `ray stop`, which
-stops every Ray process on the machine). Each node gets its own --temp-dir, explicit memory
-limits and RAY_AUTH_MODE=disabled (loopback only; Ray 2.59+ would otherwise turn token auth
-on when ~/.ray/auth_token exists).
+stops every Ray process on the machine). Each node gets its own --temp-dir and explicit memory
+limits. Token authentication is on (RAY_AUTH_MODE=token): Ray 2.60 binds its GCS, raylet and
+agents on every interface whatever the node address, so every client must present the token
+in RAY_AUTH_TOKEN_PATH (scripts/env.sh; created here, mode 600, on first start). Ray's own
+clients (JobSubmissionClient, ray.init) read it from that environment.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -26,8 +29,25 @@ from salary.processes import alive, stop_recorded
 GiB = 1024**3
 
 
+DEFAULT_TOKEN = Path(__file__).resolve().parents[1] / ".local" / "ray-auth-token"
+
+
 def ray_env() -> dict[str, str]:
-    return {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    """The environment of a node: token auth with the embedded default's token file."""
+    token = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or DEFAULT_TOKEN)
+    ensure_token(token)
+    return {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+            "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def ensure_token(path: Path) -> Path:
+    """A 256-bit token in ``path`` (readable by this user only), created once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path
 
 
 def start(root: Path, *, node_ip: str = "127.0.0.2", port: int = 6379, dashboard_port: int = 8265,
@@ -62,8 +82,10 @@ def wait_for_jobs_api(address: str, proc: subprocess.Popen | None, timeout: floa
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"ray start exited with {proc.returncode}; see its ray.log")
+        token = Path(ray_env()["RAY_AUTH_TOKEN_PATH"]).read_text().strip()
+        request = urllib.request.Request(f"{address}/api/jobs/", headers={"Authorization": f"Bearer {token}"})
         try:
-            with urllib.request.urlopen(f"{address}/api/jobs/", timeout=2) as resp:
+            with urllib.request.urlopen(request, timeout=2) as resp:
                 json.loads(resp.read())
                 return
         except OSError:

@@ -17,18 +17,31 @@ if [ "${java_major:-none}" != 17 ]; then
     exit 1
 fi
 
+# Debian packages, installed when missing (as root; otherwise the command to run is printed).
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "[setup] missing Debian packages: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+        { echo "[setup] apt-get install ${missing[*]} failed" >&2; exit 1; }
+}
+
+if [ "${1:-}" = --cluster ]; then
+    # The cluster test: a Docker engine (scripts/docker_engine.py starts it), debootstrap for the
+    # offline stand-in images, Chromium and its driver for the browser check.
+    apt_install docker.io debootstrap chromium chromium-driver
+    exit 0
+fi
+
 lock_sha=$(sha256sum "$REPO/requirements/lock.txt" | cut -c1-64)
 if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
     # gssapi (HDFS provider -> hdfs[kerberos]) builds from source against the Kerberos headers.
-    if ! dpkg -s libkrb5-dev >/dev/null 2>&1; then
-        if [ "$(id -u)" = 0 ]; then
-            say "installing libkrb5-dev"
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev >/dev/null
-        else
-            echo "[setup] libkrb5-dev is missing: sudo apt-get install -y libkrb5-dev" >&2
-            exit 1
-        fi
-    fi
+    apt_install libkrb5-dev
     say "syncing $VENV with requirements/lock.txt (about 8 minutes the first time)"
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     pip_log="$SALARY_CACHE/pip-install.log"
