@@ -241,13 +241,16 @@ def _normalise_schema(table: pa.Table, name: str) -> pa.Table:
 
 def validate_rows(table: pa.Table, age_min: int, age_max: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split rows into usable ones and rejected ones with a reason (the first null column in
-    schema order, else an age outside [age_min, age_max]). A missing label is not a reason."""
+    schema order, else an age outside [age_min, age_max], else an id an earlier usable row of the
+    drop already has: ``duplicate_id`` when the whole row repeats it, ``conflicting_id`` when it
+    differs). Each id is predicted once per drop. A missing label is not a reason."""
     df = table.to_pandas()
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
     age = df["age"]
     reason = reason.mask(age.notna() & ((age < age_min) | (age > age_max)), "age_out_of_range")
     for column in reversed(REQUIRED):
         reason = reason.mask(df[column].isna(), f"null_{column}")
+    reason = reason.fillna(_repeated_ids(df, reason.isna().to_numpy()))
     bad = reason.notna().to_numpy()
     rejected = df.loc[bad].copy()
     rejected[REJECT_REASON] = reason[bad].astype(str)
@@ -255,6 +258,22 @@ def validate_rows(table: pa.Table, age_min: int, age_max: int) -> tuple[pd.DataF
     valid["age"] = valid["age"].astype(np.int32)
     valid["is_active"] = valid["is_active"].astype(bool)
     return valid, rejected.reset_index(drop=True)
+
+
+def _repeated_ids(df: pd.DataFrame, usable: np.ndarray) -> pd.Series:
+    """For the usable rows whose id an earlier usable row has: ``duplicate_id`` (the same row
+    again) or ``conflicting_id`` (other values); NA elsewhere."""
+    out = pd.Series(pd.NA, index=df.index, dtype="string")
+    rows = df.loc[usable]
+    repeat = rows["id"].duplicated(keep="first")
+    if not repeat.any():
+        return out
+    row_hash = pd.util.hash_pandas_object(rows, index=False)  # equal rows, equal hashes (nulls too)
+    first_hash = pd.Series(row_hash[~repeat].to_numpy(), index=rows.loc[~repeat, "id"].to_numpy())
+    again = rows.index[repeat.to_numpy()]
+    same = row_hash[again].to_numpy() == first_hash[rows.loc[again, "id"].to_numpy()].to_numpy()
+    out[again] = np.where(same, "duplicate_id", "conflicting_id")
+    return out
 
 
 # ---------------------------------------------------------------- staging and publication

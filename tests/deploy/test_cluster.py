@@ -191,7 +191,7 @@ def people(rows: int, seed: int, start_id: int) -> dict[str, np.ndarray]:
             "is_active": active}
 
 
-GOOD_ROWS, BAD_AGES, NULL_ACTIVE = 5_000, 40, 25
+GOOD_ROWS, BAD_AGES, NULL_ACTIVE, REPEATED = 5_000, 40, 25, 10
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +203,7 @@ def drops(stack, training, tmp_path_factory):
     cols["age"][:BAD_AGES] = 130
     is_active = pa.array(cols.pop("is_active"), mask=np.arange(GOOD_ROWS) >= GOOD_ROWS - NULL_ACTIVE)
     bad_rows = pa.table({**cols, "is_active": is_active})
+    bad_rows = pa.concat_tables([bad_rows, bad_rows.slice(BAD_AGES, REPEATED)])  # ids sent twice
     files = {"good.parquet": good, "bad_rows.parquet": bad_rows,
              "missing_column.parquet": pa.table(people(100, 3, 3 * 10**9)).drop_columns(["signup_date"])}
     for name, table in files.items():
@@ -240,12 +241,16 @@ def test_good_drop_is_predicted_once_with_every_row(stack, drops):
 
 def test_bad_rows_are_rejected_with_reasons_and_counts_reconcile(stack, drops, tmp_path):
     doc = manifest(stack, "bad_rows.parquet")
-    assert doc["rows_in"] == GOOD_ROWS == doc["rows_predicted"] + doc["rows_rejected"]
-    assert doc["rejected_by_reason"] == {"age_out_of_range": BAD_AGES, "null_is_active": NULL_ACTIVE}
+    assert doc["rows_in"] == GOOD_ROWS + REPEATED == doc["rows_predicted"] + doc["rows_rejected"]
+    assert doc["rejected_by_reason"] == {"age_out_of_range": BAD_AGES, "null_is_active": NULL_ACTIVE,
+                                         "duplicate_id": REPEATED}
     rows = pq.read_table(stack.hdfs_get(f"{LAKE}/drops/rejected/bad_rows.parquet/rows.parquet",
                                         tmp_path / "rows.parquet")).to_pylist()
-    assert len(rows) == BAD_AGES + NULL_ACTIVE
-    assert {r["reject_reason"] for r in rows} == {"age_out_of_range", "null_is_active"}
+    assert len(rows) == BAD_AGES + NULL_ACTIVE + REPEATED
+    assert {r["reject_reason"] for r in rows} == {"age_out_of_range", "null_is_active", "duplicate_id"}
+    predicted = pq.read_table(stack.hdfs_get(f"{LAKE}/predictions/bad_rows.parquet/predictions.parquet",
+                                             tmp_path / "predicted.parquet")).column("id").to_pylist()
+    assert len(predicted) == len(set(predicted)) == doc["rows_predicted"]  # each id once
 
 
 @pytest.mark.parametrize(("drop", "why"), [("corrupt.parquet", "not a readable Parquet file"),

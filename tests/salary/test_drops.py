@@ -104,6 +104,21 @@ def test_validate_rows_reasons_and_counts():
     assert len(valid) + len(rejected) == table.num_rows
 
 
+def test_each_id_is_predicted_once_and_repeats_are_rejected_with_their_reason():
+    table = people(8, age=np.array([30, 31, 32, 33, 130, 35, 36, 37], dtype=np.int32))
+    ids = [1, 2, 1, 3, 4, 4, 2, 1]  # 1 three times, 2 twice, 4 after an invalid row with id 4
+    table = table.set_column(0, "id", pa.array(ids, pa.int64()))
+    df = table.to_pandas()
+    df.loc[2, df.columns.drop(["id"])] = df.loc[0, df.columns.drop(["id"])]  # row 2 repeats row 0 exactly
+    table = pa.Table.from_pandas(df, schema=table.schema, preserve_index=False)
+    valid, rejected = validate_rows(table, 18, 80)
+    assert valid["id"].tolist() == [1, 2, 3, 4]  # each id once: its first usable row
+    assert valid["age"].tolist() == [30, 31, 33, 35]
+    assert sorted(zip(rejected["id"], rejected["reject_reason"], strict=True)) == [
+        (1, "conflicting_id"), (1, "duplicate_id"), (2, "conflicting_id"), (4, "age_out_of_range")]
+    assert len(valid) + len(rejected) == table.num_rows
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
