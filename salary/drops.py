@@ -21,7 +21,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +34,15 @@ from fsspec import AbstractFileSystem
 
 from salary.columns import snake_case
 from salary.errors import BadInputError
+from salary.incoming import complete_drops
 from salary.lake import SUCCESS, Lake, is_visible, join, path_segment
 from salary.lakefs import filesystem, read_json, rename, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-READY, PENDING, IGNORED = "ready", "pending", "ignored"
 CLAIM_RECORD = "_CLAIM.json"
 REASON_FILE = "_REASON.json"
 MANIFEST_FILE = "_MANIFEST.json"
-TEMPORARY_SUFFIXES = ("._COPYING_", ".tmp", ".temp", ".inprogress", ".part", ".crc")
 
 # Columns a drop must have, with the Arrow types accepted for each.
 REQUIRED = {
@@ -63,27 +62,6 @@ class DropRejected(BadInputError):
 
 
 # ---------------------------------------------------------------- which drops are complete
-
-
-def drop_state(name: str, is_dir: bool, children: Iterable[str] = ()) -> str:
-    """READY, PENDING (still being written) or IGNORED for one entry of incoming/.
-
-    Hidden and temporary names (``.x``, ``_x``, ``x._COPYING_`` from ``hdfs dfs -put``, ...)
-    are never drops; a folder is complete once its ``_SUCCESS`` marker exists (written last by
-    Spark, Hadoop and our own writers). A visible file is complete: writers are expected to
-    write under a temporary name and rename, as ``hdfs dfs -put`` does.
-    """
-    if not is_visible(name) or name.endswith(TEMPORARY_SUFFIXES):
-        return IGNORED
-    if is_dir:
-        return READY if SUCCESS in set(children) else PENDING
-    return READY
-
-
-def complete_drops(entries: Mapping[str, list[str] | None]) -> list[str]:
-    """Names of complete drops, given each entry's children (None for a file), sorted."""
-    return sorted(name for name, children in entries.items()
-                  if drop_state(name, children is not None, children or ()) == READY)
 
 
 def _entries(fs: AbstractFileSystem, path: str) -> dict[str, list[str] | None]:

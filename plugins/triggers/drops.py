@@ -2,7 +2,10 @@
 
 HDFS is listed through WebHDFS over aiohttp (LISTSTATUS, non-blocking in the triggerer's
 event loop), a file lake with salary.drops.list_complete in a thread. Only complete drops count (see
-salary.drops.drop_state): no hidden or ``._COPYING_`` names, no folder without _SUCCESS.
+salary.incoming.drop_state): no hidden or ``._COPYING_`` names, no folder without _SUCCESS.
+
+DAG files import this module (through the sensor): aiohttp and the lake I/O layer (pandas,
+pyarrow, fsspec) are imported where they are used, in the triggerer, not at parse time.
 """
 
 from __future__ import annotations
@@ -14,10 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlparse
 
-import aiohttp
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from salary.drops import complete_drops, list_complete
+from salary.incoming import complete_drops
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class WebHdfsError(RuntimeError):
     pass
 
 
-async def _liststatus(session: aiohttp.ClientSession, base_url: str, user: str | None,
+async def _liststatus(session: Any, base_url: str, user: str | None,
                       path: str) -> list[dict[str, Any]] | None:
     """FileStatus entries of ``path`` or None when it does not exist."""
     params = {"op": "LISTSTATUS", **({"user.name": user} if user else {})}
@@ -40,6 +42,8 @@ async def _liststatus(session: aiohttp.ClientSession, base_url: str, user: str |
 
 async def list_webhdfs(base_url: str, user: str | None, path: str) -> dict[str, list[str] | None]:
     """Entries of an HDFS folder (children names for folders, None for files)."""
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         statuses = await _liststatus(session, base_url, user, path)
@@ -61,6 +65,8 @@ async def complete_drops_in(incoming: str, webhdfs_url: str | None, webhdfs_user
             raise ValueError(f"{incoming} is on HDFS: a WebHDFS address is needed")
         return complete_drops(await list_webhdfs(webhdfs_url, webhdfs_user, url.path or "/"))
     if url.scheme in ("file", ""):
+        from salary.drops import list_complete
+
         return await asyncio.to_thread(list_complete, incoming)  # blocking fsspec calls: off the loop
     raise ValueError(f"unsupported lake scheme in {incoming}")
 
@@ -84,6 +90,8 @@ class DropsTrigger(BaseTrigger):
             "poke_interval": self.poke_interval, "deadline": self.deadline})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        import aiohttp
+
         while True:
             try:
                 drops = await complete_drops_in(self.incoming, self.webhdfs_url, self.webhdfs_user)

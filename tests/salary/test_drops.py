@@ -12,13 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from salary.drops import (
-    IGNORED,
-    PENDING,
-    READY,
     DropRejected,
     claim_drops,
-    complete_drops,
-    drop_state,
     list_complete,
     publish_all,
     read_drop,
@@ -26,6 +21,7 @@ from salary.drops import (
     staging_dir,
     validate_rows,
 )
+from salary.incoming import IGNORED, PENDING, READY, complete_drops, drop_state
 from salary.lake import Lake, join
 from salary.lakefs import filesystem, read_json, write_bytes_atomic
 
