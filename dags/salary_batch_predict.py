@@ -77,8 +77,11 @@ with DAG(
         """Make the staged predictions and rejections visible; retire the drops."""
         from salary.drops import publish_all
         from salary.lake import Lake
+        from salary.runtime import emit_summary
 
-        return publish_all(Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
+        summary = publish_all(Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
+        emit_summary({"job": "publish", "run_id": run_id, **summary})
+        return summary
 
     wait_for_drops >> predict
     publish(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}", job=predict.output)

@@ -107,8 +107,11 @@ with DAG(
         """Make this run's model the champion if it beats the current one on the same test rows."""
         from salary.lake import Lake
         from salary.registry import promote
+        from salary.runtime import emit_summary
 
-        return promote(Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+        decision = promote(Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+        emit_summary({"job": "promote_model", "run_id": run_id, **decision})
+        return decision
 
     generate_dataset >> etl_benchmark >> [top_earners, age_distribution]
     etl_benchmark >> tune_model >> promote_model(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}")

@@ -358,8 +358,11 @@ def publish(lake: Lake, owner: str, result: Mapping[str, Any]) -> dict[str, Any]
             rename(fs, claimed, destination)
     if fs.exists(staged_path):
         fs.rm(staged_path, recursive=True)
-    log.info("drop %s: %s (%s rows in, %s predicted, %s rejected) -> %s", drop, result["status"],
-             result.get("rows_in"), result.get("rows_predicted"), result.get("rows_rejected"), destination)
+    if result.get("rows_in") is None:  # rejected whole: unreadable, so no rows were counted
+        log.info("drop %s: rejected whole (%s) -> %s", drop, result.get("reason"), destination)
+    else:
+        log.info("drop %s: %s, %d rows in, %d predicted, %d rejected -> %s", drop, result["status"],
+                 result["rows_in"], result["rows_predicted"], result["rows_rejected"], destination)
     return {**result, "moved_to": destination}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -15,6 +16,19 @@ from salary.errors import BAD_INPUT_EXIT_CODE
 from salary.runtime import parse_summaries
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+# "2026-01-01 12:00:00,123 WARNING name: ..." (Python logging, Ray's own "<date> <time>\tINFO x.py:1 -- ...")
+LEVEL = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+
+
+def line_level(line: str, previous: int = logging.INFO) -> int:
+    """The level a forwarded job line is logged at: its own when it names one; a traceback or
+    an indented continuation keeps the level of the line it continues; anything else INFO."""
+    match = LEVEL.match(line)
+    if match:
+        return logging.getLevelName(match.group(1))
+    if line[:1].isspace() or line.startswith(("Traceback", "During handling")) or not line.strip():
+        return previous
+    return logging.INFO
 
 
 def submission_id(dag_id: str, task_id: str, run_id: str, try_number: int) -> str:
@@ -77,12 +91,13 @@ class RayJobOperator(BaseOperator):
 
     def _follow(self) -> str:
         """Poll until the job ends, logging each new line of its output; return all of it."""
-        seen = 0
+        seen, level = 0, logging.INFO
         while True:
             status = str(self._client.get_job_status(self.job_id))
             logs = self._client.get_job_logs(self.job_id)
             for line in logs[seen:].splitlines():
-                self.log.info("[ray] %s", line)
+                level = line_level(line, level)
+                self.log.log(level, "[ray] %s", line)
             seen = len(logs)
             if status.rsplit(".", 1)[-1] in TERMINAL:
                 return logs

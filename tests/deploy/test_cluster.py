@@ -121,6 +121,14 @@ def test_tune_model_log_streams_the_ray_job(stack, training):
     assert len(ray_lines) > 10 and "JOB_SUMMARY" in ray_lines[-1]
 
 
+def test_promote_model_log_ends_with_its_decision(stack, training):
+    run_id, tis = training
+    lines = stack.task_log(TRAINING, run_id, "promote_model", tis["promote_model"]["try_number"])
+    job_lines = lines[: next(i for i, line in enumerate(lines) if line == "::group::Post Execute")]
+    doc = json.loads(job_lines[-1].split("JOB_SUMMARY", 1)[1])
+    assert doc["job"] == "promote_model" and doc["promoted"] is True, doc
+
+
 def test_no_secret_appears_in_any_task_log(stack, training):
     run_id, tis = training
     secret_values = [stack.env[k] for k in ("RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET", "POSTGRES_PASSWORD",
