@@ -124,8 +124,9 @@ def test_tune_model_log_streams_the_ray_job(stack, training):
 def test_promote_model_log_ends_with_its_decision(stack, training):
     run_id, tis = training
     lines = stack.task_log(TRAINING, run_id, "promote_model", tis["promote_model"]["try_number"])
-    job_lines = lines[: next(i for i, line in enumerate(lines) if line == "::group::Post Execute")]
-    doc = json.loads(job_lines[-1].split("JOB_SUMMARY", 1)[1])
+    # The function's own last line comes just before Airflow's "Done. Returned value was: ...".
+    done = next(i for i, line in enumerate(lines) if line.startswith("Done. Returned value was:"))
+    doc = json.loads(lines[done - 1].split("JOB_SUMMARY", 1)[1])
     assert doc["job"] == "promote_model" and doc["promoted"] is True, doc
 
 
