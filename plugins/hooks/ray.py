@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -25,16 +26,20 @@ class RayHook(BaseHook):
         super().__init__()
         self.ray_conn_id = ray_conn_id
 
+    @cached_property
+    def connection(self) -> Any:
+        """The Airflow connection, looked up once per hook."""
+        return self.get_connection(self.ray_conn_id)
+
     @property
     def address(self) -> str:
-        conn = self.get_connection(self.ray_conn_id)
-        scheme = conn.schema or "http"
-        return f"{scheme}://{conn.host}:{conn.port or 8265}"
+        scheme = self.connection.schema or "http"
+        return f"{scheme}://{self.connection.host}:{self.connection.port or 8265}"
 
     @property
     def headers(self) -> dict[str, str]:
         """The Authorization header of a token-authenticated cluster; none without a password."""
-        token = self.get_connection(self.ray_conn_id).password
+        token = self.connection.password
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def get_conn(self) -> Any:

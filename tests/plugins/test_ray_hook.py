@@ -27,3 +27,13 @@ def test_no_password_sends_no_authorization_header(conn):
     hook = conn(host="127.0.0.1", schema="https")
     assert hook.address == "https://127.0.0.1:8265"
     assert hook.headers == {}
+
+
+def test_the_connection_is_looked_up_once_per_hook(conn, monkeypatch):
+    hook = conn(host="ray-head", port=8265, password="s3cr3t")
+    calls = []
+    lookup = RayHook.get_connection
+    monkeypatch.setattr(RayHook, "get_connection", classmethod(lambda cls, cid: calls.append(cid) or lookup(cid)))
+    assert (hook.address, hook.headers, hook.address) == ("http://ray-head:8265", {"Authorization": "Bearer s3cr3t"},
+                                                          "http://ray-head:8265")
+    assert calls == ["ray_hook_test"]
