@@ -79,11 +79,11 @@ def start(root: Path, *, node_ip: str = "127.0.0.2", port: int = 6379, dashboard
 def wait_for_jobs_api(address: str, proc: subprocess.Popen | None, timeout: float) -> None:
     """Block until the head's Jobs API answers (the job agent starts after the dashboard)."""
     deadline = time.monotonic() + timeout
+    token = Path(ray_env()["RAY_AUTH_TOKEN_PATH"]).read_text().strip()
+    request = urllib.request.Request(f"{address}/api/jobs/", headers={"Authorization": f"Bearer {token}"})
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"ray start exited with {proc.returncode}; see its ray.log")
-        token = Path(ray_env()["RAY_AUTH_TOKEN_PATH"]).read_text().strip()
-        request = urllib.request.Request(f"{address}/api/jobs/", headers={"Authorization": f"Bearer {token}"})
         try:
             with urllib.request.urlopen(request, timeout=2) as resp:
                 json.loads(resp.read())
