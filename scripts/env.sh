@@ -25,7 +25,7 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 
 # Connections and the lake root: the only things that differ between deployments.
 export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
-export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "http", "host": "127.0.0.1", "port": 8265}'}
+export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "ray", "host": "127.0.0.1", "port": 8265}'}
 # LAKE=file (default): a folder in .local/. LAKE=hdfs: the single-node HDFS on loopback that
 # make demo / make ui start (scripts/hdfs_local.py, data in .local/hdfs).
 export SALARY_HDFS_DIR=${SALARY_HDFS_DIR:-$REPO/.local/hdfs}

@@ -79,7 +79,7 @@ def ray_cluster(tmp_path_factory):
     address = f"http://127.0.0.1:{RAY_TEST_DASHBOARD_PORT}"
     previous = os.environ.get("AIRFLOW_CONN_RAY_DEFAULT")
     os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = (
-        f'{{"conn_type": "http", "host": "127.0.0.1", "port": {RAY_TEST_DASHBOARD_PORT}}}'
+        f'{{"conn_type": "ray", "host": "127.0.0.1", "port": {RAY_TEST_DASHBOARD_PORT}}}'
     )
     try:
         yield address

@@ -2,108 +2,133 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import datetime as dt
 import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from hooks.ray import RayHook
+from hooks.ray import TERMINAL, RayHook
+from triggers.ray import RayJobTrigger
 
 from salary.errors import BAD_INPUT_EXIT_CODE
-from salary.runtime import parse_summaries
-
-TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
-# "2026-01-01 12:00:00,123 WARNING name: ..." (Python logging, Ray's own "<date> <time>\tINFO x.py:1 -- ...")
-LEVEL = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+from salary.runtime import summary_line
 
 
-def line_level(line: str, previous: int = logging.INFO) -> int:
-    """The level a forwarded job line is logged at: its own when it names one; a traceback or
-    an indented continuation keeps the level of the line it continues; anything else INFO."""
-    match = LEVEL.match(line)
-    if match:
-        return logging.getLevelName(match.group(1))
-    if line[:1].isspace() or line.startswith(("Traceback", "During handling")) or not line.strip():
-        return previous
-    return logging.INFO
+def submission_id(dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int = -1) -> str:
+    """The Ray submission id of one try of one task instance (a retry may re-attach to an
+    earlier try's job instead of submitting a new one; see RayJobOperator)."""
+    mapped = f"-m{map_index}" if map_index >= 0 else ""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{dag_id}-{task_id}-{run_id}{mapped}-try{try_number}")
 
 
-def submission_id(dag_id: str, task_id: str, run_id: str, try_number: int) -> str:
-    """A Ray submission id unique per task try (a retry is a new Ray job)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", f"{dag_id}-{task_id}-{run_id}-try{try_number}")
+class RayJobLink(BaseOperatorLink):
+    """The task's Ray job in the Ray dashboard (the URL is stored when the job is submitted)."""
+
+    name = "Ray job"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
 
 
 class RayJobOperator(BaseOperator):
     """Submit ``entrypoint`` as a Ray job and wait for it, streaming its logs into the task log.
 
-    The job runs on the cluster with ``runtime_env`` (our code ships as its working_dir). The
-    task fails with the job's own error when the job fails, fails without retrying when the
-    job exits with the bad-input status, returns the job's summary line as XCom on success
-    (a job that exits 0 without one did not run what it was meant to, e.g. a mangled
-    entrypoint, and fails the task), and stops the Ray job when the task is killed or cleared (``on_kill``).
+    The job runs on the cluster with ``runtime_env`` (our code ships as its working_dir).
+    Deferrable by default: after submitting, the task hands the wait to ``RayJobTrigger`` in
+    the triggerer and holds no worker slot while the job runs; ``deferrable=False`` waits in
+    the worker with the same code. The job's output reaches the task log line by line at each
+    line's own level.
+
+    A try first looks for the jobs of earlier tries of the same task instance: one still
+    running (its worker died, or the task was retried while the job went on) is re-attached
+    to instead of submitting the work twice. ``job_timeout`` stops the job and fails the task
+    when it runs longer. The task fails with the job's message and last lines when the job
+    fails, fails without retrying when the job exits with the bad-input status, and returns
+    the job's JOB_SUMMARY as XCom on success (a job that exits 0 without one did not run what
+    it was meant to, e.g. a mangled entrypoint, and fails the task). Killing, clearing or
+    marking the task stops the Ray job. The "Ray job" extra link opens it in the dashboard.
     """
 
     template_fields: Sequence[str] = ("entrypoint", "runtime_env")
+    operator_extra_links = (RayJobLink(),)
     ui_color = "#d6e8ff"
 
     def __init__(self, *, entrypoint: str, runtime_env: dict[str, Any] | None = None,
-                 ray_conn_id: str = RayHook.default_conn_name, poll_interval: float = 2.0,
-                 entrypoint_num_cpus: float = 0, **kwargs: Any) -> None:
+                 ray_conn_id: str = RayHook.default_conn_name, deferrable: bool = True, poll_interval: float = 5.0,
+                 job_timeout: dt.timedelta | None = None, entrypoint_num_cpus: float = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entrypoint = entrypoint
         self.runtime_env = runtime_env
         self.ray_conn_id = ray_conn_id
+        self.deferrable = deferrable
         self.poll_interval = poll_interval
+        self.job_timeout = job_timeout
         self.entrypoint_num_cpus = entrypoint_num_cpus
         self.job_id: str | None = None
-        self._client: Any = None
 
     def execute(self, context: Any) -> dict[str, Any] | None:
-        from ray.job_submission import JobStatus
-
         ti = context["ti"]
         hook = RayHook(self.ray_conn_id)
-        address = hook.address
-        self._client = hook.get_conn()
-        self.job_id = self._client.submit_job(
+        self.job_id = self._attach_or_submit(hook, ti)
+        ti.xcom_push(key=RayJobLink().xcom_key, value=hook.job_url(self.job_id))
+        deadline = time.time() + self.job_timeout.total_seconds() if self.job_timeout else None
+        trigger = RayJobTrigger(self.job_id, self.ray_conn_id, self.poll_interval, deadline)
+        if self.deferrable:
+            self.defer(trigger=trigger, method_name="execute_complete")
+        return self.execute_complete(context, asyncio.run(_first_event(trigger)))
+
+    def _attach_or_submit(self, hook: RayHook, ti: Any) -> str:
+        """This try's job: a job of this or an earlier try that has not ended, else a new one."""
+        ids = [submission_id(ti.dag_id, ti.task_id, ti.run_id, n, getattr(ti, "map_index", -1))
+               for n in range(ti.try_number, 0, -1)]
+        for job_id in ids:
+            info = hook.find_job(job_id)
+            if info is not None and (job_id == ids[0] or info["status"] not in TERMINAL):
+                self.log.warning("re-attaching to Ray job %s (%s) instead of submitting it again",
+                                 job_id, info["status"])
+                return job_id
+        job_id = hook.get_conn().submit_job(
             entrypoint=self.entrypoint,
             runtime_env=self.runtime_env,
-            submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, ti.try_number),
+            submission_id=ids[0],
             entrypoint_num_cpus=self.entrypoint_num_cpus,
             metadata={"airflow_dag_id": ti.dag_id, "airflow_task_id": ti.task_id, "airflow_run_id": ti.run_id},
         )
-        self.log.info("submitted Ray job %s to %s", self.job_id, address)
-        logs = self._follow()
-        info = self._client.get_job_info(self.job_id)
-        if info.status != JobStatus.SUCCEEDED:
-            message = f"Ray job {self.job_id} {info.status}: {info.message}"
-            if getattr(info, "driver_exit_code", None) == BAD_INPUT_EXIT_CODE:
-                raise AirflowFailException(f"{message} (bad input; not retrying)")
-            raise AirflowException(message + "\n" + "\n".join(logs.splitlines()[-20:]))
-        summaries = parse_summaries(logs)
-        if not summaries:
-            raise AirflowException(f"Ray job {self.job_id} succeeded but printed no JOB_SUMMARY line: "
-                                   f"its entrypoint did not run the job ({self.entrypoint!r})")
-        return summaries[-1]
+        self.log.info("submitted Ray job %s to %s (%s)", job_id, hook.address, hook.job_url(job_id))
+        return job_id
 
-    def _follow(self) -> str:
-        """Poll until the job ends, logging each new line of its output; return all of it."""
-        seen, level = 0, logging.INFO
-        while True:
-            status = str(self._client.get_job_status(self.job_id))
-            logs = self._client.get_job_logs(self.job_id)
-            for line in logs[seen:].splitlines():
-                level = line_level(line, level)
-                self.log.log(level, "[ray] %s", line)
-            seen = len(logs)
-            if status.rsplit(".", 1)[-1] in TERMINAL:
-                return logs
-            time.sleep(self.poll_interval)
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        job_id, status = event["job_id"], event["status"]
+        last_lines = "\n".join(event.get("tail") or [])
+        if status == "timeout":
+            raise AirflowException(f"Ray job {job_id} ran longer than {self.job_timeout} and was stopped\n{last_lines}")
+        if status != "SUCCEEDED":
+            message = f"Ray job {job_id} {status}: {event.get('message')}"
+            if event.get("driver_exit_code") == BAD_INPUT_EXIT_CODE:
+                raise AirflowFailException(f"{message} (bad input; not retrying)")
+            raise AirflowException(f"{message}\n{last_lines}")
+        if not event.get("summary"):
+            raise AirflowException(f"Ray job {job_id} succeeded but printed no JOB_SUMMARY line: "
+                                   f"its entrypoint did not run the job ({self.entrypoint!r})")
+        self.log.info("Ray job %s SUCCEEDED", job_id)
+        self.log.info("%s", summary_line(event["summary"]))
+        return event["summary"]
 
     def on_kill(self) -> None:
-        if self.job_id and self._client is not None:
-            self.log.info("stopping Ray job %s", self.job_id)
-            self._client.stop_job(self.job_id)
+        """The task was killed while waiting in the worker (deferrable=False): stop the job.
+        A deferred task's job is stopped by RayJobTrigger.on_kill."""
+        if self.job_id:
+            stopped = RayHook(self.ray_conn_id).stop_job(self.job_id)
+            self.log.info("Ray job %s %s", self.job_id, "stopped" if stopped else "had already ended")
+
+
+async def _first_event(trigger: RayJobTrigger) -> dict[str, Any]:
+    async for event in trigger.run():
+        return event.payload
+    raise AirflowException(f"{trigger!r} ended without an event")

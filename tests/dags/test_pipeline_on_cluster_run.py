@@ -57,7 +57,7 @@ def cluster(hdfs, spark_standalone, ray_two_nodes, settings) -> tuple[Lake, dict
     port = int(ray_two_nodes.rsplit(":", 1)[1])
     env = {"AIRFLOW_VAR_LAKE_ROOT": lake.root, "SALARY_LAKE_ROOT": lake.root,
            "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps({"conn_type": "spark", "host": master}),
-           "AIRFLOW_CONN_RAY_DEFAULT": json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port})}
+           "AIRFLOW_CONN_RAY_DEFAULT": json.dumps({"conn_type": "ray", "host": "127.0.0.1", "port": port})}
     return lake, env
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from operators.ray import line_level
+from triggers.ray import line_level
 
 
 @pytest.mark.parametrize(("line", "previous", "expected"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -77,6 +78,9 @@ def test_logs_stream_into_the_task_log(airflow_env):
     state, _, log = run_in_airflow(airflow_env, "ray_logs")
     assert state == "success", log[-3000:]
     assert "[ray] hello-from-ray" in log
+    # Ray's client messages (runtime_env packaging, upload) keep their level: no red ERROR lines.
+    assert [line for line in log.splitlines() if "dashboard_sdk" in line and "[info" in line]
+    assert not [line for line in log.splitlines() if "[error" in line and "packag" in line.lower()]
     assert 'JOB_SUMMARY {"job": "x", "rows_out": 1}' in log
 
 
@@ -99,14 +103,96 @@ def test_bad_input_fails_without_using_retries(airflow_env):
     assert "bad input; not retrying" in text
 
 
+def task_instance(dag_id: str, task_id: str, try_number: int = 1, run_id: str | None = None) -> SimpleNamespace:
+    """The fields of a task instance the operator reads (and a no-op xcom_push)."""
+    return SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id=run_id or f"r{uuid.uuid4().hex[:8]}",
+                           try_number=try_number, map_index=-1, xcom_push=lambda **kw: None)
+
+
+def test_a_retry_re_attaches_to_the_running_job_of_an_earlier_try(ray_cluster):
+    from operators.ray import RayJobOperator, submission_id
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(ray_cluster)
+    ti = task_instance("reattach_test", "t", try_number=2)
+    first = client.submit_job(
+        entrypoint="python -c \"import time; from salary.runtime import summary_line; time.sleep(3); "
+                   "print(summary_line({'job': 'first-try'}))\"",
+        runtime_env=RUNTIME_ENV, submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, 1))
+    op = RayJobOperator(task_id="t", entrypoint="python -c \"raise SystemExit('a second submission')\"",
+                        poll_interval=0.5, deferrable=False)
+    assert op.execute({"ti": ti}) == {"job": "first-try"}
+    assert op.job_id == first
+    ids = {job.submission_id for job in client.list_jobs()}
+    assert submission_id(ti.dag_id, ti.task_id, ti.run_id, 2) not in ids
+
+
+def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
+    from operators.ray import RayJobOperator, submission_id
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(ray_cluster)
+    ti = task_instance("resubmit_test", "t", try_number=2)
+    failed = client.submit_job(entrypoint="python -c \"raise SystemExit(1)\"",
+                               submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, 1))
+    while client.get_job_status(failed) not in (JobStatus.FAILED, JobStatus.SUCCEEDED):
+        time.sleep(0.2)
+    op = RayJobOperator(task_id="t", runtime_env=RUNTIME_ENV, poll_interval=0.5, deferrable=False,
+                        entrypoint="python -c \"from salary.runtime import summary_line; "
+                                   "print(summary_line({'job': 'second-try'}))\"")
+    assert op.execute({"ti": ti}) == {"job": "second-try"}
+    assert op.job_id == submission_id(ti.dag_id, ti.task_id, ti.run_id, 2)
+
+
+def test_job_timeout_stops_the_job_and_fails_the_task(ray_cluster):
+    from airflow.sdk.exceptions import AirflowException
+    from operators.ray import RayJobOperator
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    op = RayJobOperator(task_id="slow", entrypoint="python -c \"import time; print('started', flush=True); "
+                        "time.sleep(600)\"", poll_interval=0.5, deferrable=False, job_timeout=dt.timedelta(seconds=5))
+    with pytest.raises(AirflowException, match="ran longer than 0:00:05 and was stopped"):
+        op.execute({"ti": task_instance("timeout_test", "slow")})
+    client = JobSubmissionClient(ray_cluster)
+    deadline = time.monotonic() + 60
+    while client.get_job_status(op.job_id) != JobStatus.STOPPED:
+        assert time.monotonic() < deadline, client.get_job_status(op.job_id)
+        time.sleep(0.2)
+
+
+def test_killing_a_deferred_task_stops_its_job(ray_cluster):
+    """The deferred path: the trigger follows the job; a user's kill (trigger.on_kill) stops it
+    and the trigger then reports the job STOPPED."""
+    import asyncio
+
+    from ray.job_submission import JobStatus, JobSubmissionClient
+    from triggers.ray import RayJobTrigger
+
+    client = JobSubmissionClient(ray_cluster)
+    job_id = client.submit_job(entrypoint="python -c \"import time; time.sleep(600)\"")
+    trigger = RayJobTrigger(job_id, poll_interval=0.5)
+
+    async def scenario() -> dict:
+        follow = asyncio.ensure_future(anext(trigger.run()))
+        deadline = time.monotonic() + 120
+        while client.get_job_status(job_id) != JobStatus.RUNNING:
+            assert time.monotonic() < deadline, "the Ray job never started running"
+            await asyncio.sleep(0.2)
+        await trigger.on_kill()
+        return (await asyncio.wait_for(follow, 120)).payload
+
+    event = asyncio.run(scenario())
+    assert event["status"] == "STOPPED" and event["job_id"] == job_id
+
+
 def test_on_kill_stops_the_ray_job(ray_cluster):
     from airflow.sdk.exceptions import AirflowException
     from operators.ray import RayJobOperator
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    op = RayJobOperator(task_id="long", entrypoint="python -c \"import time; time.sleep(600)\"", poll_interval=0.5)
-    # The operator reads only these four fields of the task instance.
-    ti = SimpleNamespace(dag_id="kill_test", task_id="long", run_id=f"r{uuid.uuid4().hex[:8]}", try_number=1)
+    op = RayJobOperator(task_id="long", entrypoint="python -c \"import time; time.sleep(600)\"", poll_interval=0.5,
+                        deferrable=False)
+    ti = task_instance("kill_test", "long")
     errors: list[BaseException] = []
 
     def run() -> None:
