@@ -1,17 +1,24 @@
 """
 ### salary_batch_predict
 
-Scores new data with the champion model whenever complete drops land in
+Scores new data with the champion model as soon as complete drops land in
 `<lake>/drops/incoming/` (a Parquet file, or a folder of them with its `_SUCCESS`).
 
 ```
-wait_for_drops (deferrable: DropsTrigger in the triggerer) -> predict (Ray job) -> publish
+asset salary_drops (watcher: DropArrivalTrigger in the triggerer) | asset salary_champion
+  -> find_drops -> predict (Ray job) -> publish -> asset salary_predictions
 ```
+
+Event-driven: the asset watcher lists `drops/incoming/` every few seconds (WebHDFS via
+`webhdfs_default`, or the file lake) and each new complete drop fires one asset event, which
+starts a run; nothing arriving starts nothing. A newly promoted champion starts a run too, so
+drops that landed before any model existed are scored then. Trigger it by hand to process
+whatever is waiting.
 
 | task | does |
 |---|---|
-| wait_for_drops | lists `drops/incoming/` (WebHDFS via `webhdfs_default`, or the file lake) until complete drops appear; XCom: their names. Skipped when none arrives in time. |
-| predict | Ray job `jobs/predict_drops.py` on `ray_default`: claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks, monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
+| find_drops | lists the complete drops waiting in `drops/incoming/` (all of them, not only the event's: a drop an event missed is taken too); skipped when another run took them first; fails with the cause when the watcher reported that listing keeps failing (a NameNode down is not an empty inbox) |
+| predict | Ray job `jobs/predict_drops.py` on `ray_default` (deferred: no worker slot while it runs): claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks with the champion (asset `salary_champion`), monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
 | publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/` |
 
 A crash anywhere leaves the drop claimed by the run; the task's retry resumes it, and another
@@ -25,9 +32,8 @@ import shlex
 from pathlib import Path
 
 from airflow.sdk import DAG, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from assets.salary import CHAMPION, DROPS, PREDICTIONS
 from operators.ray import RayJobOperator
-from sensors.drops import DropSensor
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
@@ -40,10 +46,8 @@ with DAG(
     dag_id="salary_batch_predict",
     description="Batch predictions with the champion model on new drops in the lake",
     doc_md=__doc__,
-    # No start_date, and run_immediately=timedelta(0): unpausing waits for the next cron time
-    # instead of starting the most recent missed one at once (run_immediately=False still runs
-    # it when it was missed by less than a tenth of the period, e.g. 2.4 h for a nightly cron).
-    schedule=CronTriggerTimetable(P.schedule, timezone="UTC", run_immediately=dt.timedelta(0)),
+    # New drops, or a new champion (drops that came before any model was promoted wait for it).
+    schedule=(DROPS | CHAMPION),
     catchup=False,
     max_active_runs=P.max_active_runs,
     tags=["salary", "ray", "prediction"],
@@ -55,24 +59,36 @@ with DAG(
         "retry_delay": dt.timedelta(seconds=SETTINGS.schedule.retry_delay_seconds),
     },
 ) as dag:
-    wait_for_drops = DropSensor(
-        task_id="wait_for_drops",
-        incoming=f"{{{{ var.value.lake_root }}}}/{SETTINGS.lake.drops}/incoming",
-        poke_interval=P.poke_interval_seconds,
-        timeout=P.wait_timeout_seconds,
-    )
+
+    @task(task_id="find_drops")
+    def find_drops(lake_root: str, triggering_asset_events=None) -> list[str]:
+        """The complete drops waiting now; the watcher's events only woke the run up."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from salary.drops import list_complete
+        from salary.incoming import listing_failure
+        from salary.lake import Lake
+
+        drops = list_complete(Lake(lake_root, SETTINGS.lake).incoming)
+        failure = listing_failure([e.extra for events in (triggering_asset_events or {}).values() for e in events])
+        if drops:
+            return drops
+        if failure:
+            raise AirflowFailException(failure)
+        raise AirflowSkipException("no complete drop is waiting in drops/incoming/ (an earlier run took it)")
 
     predict = RayJobOperator(
         task_id="predict",
         entrypoint=(
             "python jobs/predict_drops.py --lake-root '{{ var.value.lake_root }}' --run-id '{{ run_id }}' "
             "--config config/pipeline.toml "
-            "--drops {{ ti.xcom_pull(task_ids='wait_for_drops') | tojson | shquote }}"
+            "--drops {{ ti.xcom_pull(task_ids='find_drops') | tojson | shquote }}"
         ),
         runtime_env=job_runtime_env(REPO),
+        inlets=[CHAMPION],
     )
 
-    @task(task_id="publish")
+    @task(task_id="publish", outlets=[PREDICTIONS])
     def publish(lake_root: str, run_id: str, job: dict) -> dict:
         """Make the staged predictions and rejections visible; retire the drops."""
         from salary.drops import publish_all
@@ -83,5 +99,5 @@ with DAG(
         emit_summary({"job": "publish", "run_id": run_id, **summary})
         return summary
 
-    wait_for_drops >> predict
+    find_drops(lake_root="{{ var.value.lake_root }}") >> predict
     publish(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}", job=predict.output)

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
+from assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED
 from operators.ray import RayJobOperator
 from operators.spark import SparkJobSubmitOperator
 
@@ -47,9 +49,10 @@ RUN_ARGS = ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }
             "--config", str(SETTINGS.config_dir / "pipeline.toml")]
 
 
-def spark_job(task_id: str, *args: str) -> SparkJobSubmitOperator:
+def spark_job(task_id: str, *args: str, **kwargs: Any) -> SparkJobSubmitOperator:
     """A task that spark-submits ``jobs/<task_id>.py`` with this run's lake and id."""
     return SparkJobSubmitOperator(
+        **kwargs,
         task_id=task_id,
         application=str(REPO / "jobs" / f"{task_id}.py"),
         py_files=PY_FILES,
@@ -89,7 +92,7 @@ with DAG(
     },
 ) as dag:
     generate_dataset = spark_job("generate_dataset", "--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}")
-    etl_benchmark = spark_job("etl_benchmark")
+    etl_benchmark = spark_job("etl_benchmark", outlets=[CURATED])
     top_earners = spark_job("top_earners", "--top-n", "{{ params.top_n }}")
     age_distribution = spark_job("age_distribution", "--k", "{{ params.k }}")
 
@@ -100,16 +103,20 @@ with DAG(
             "--config config/pipeline.toml --preset '{{ params.preset }}'"
         ),
         runtime_env=RAY_RUNTIME_ENV,
+        inlets=[CURATED],
     )
 
-    @task(task_id="promote_model")
-    def promote_model(lake_root: str, run_id: str) -> dict:
-        """Make this run's model the champion if it beats the current one on the same test rows."""
+    @task(task_id="promote_model", outlets=[CHAMPION_ALIAS])
+    def promote_model(lake_root: str, run_id: str, outlet_events=None) -> dict:
+        """Make this run's model the champion if it beats the current one on the same test rows;
+        a promotion (only) is an event of the salary_champion asset."""
         from salary.lake import Lake
         from salary.registry import promote
         from salary.runtime import emit_summary
 
         decision = promote(Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+        if decision["promoted"]:
+            outlet_events[CHAMPION_ALIAS].add(CHAMPION, extra=decision)
         emit_summary({"job": "promote_model", "run_id": run_id, **decision})
         return decision
 

@@ -113,9 +113,8 @@ class ModelSettings:
 class PredictSettings:
     """Batch prediction on drops (config [predict])."""
 
-    schedule: str
-    poke_interval_seconds: int
-    wait_timeout_seconds: int
+    poke_interval_seconds: float
+    listing_failures_before_alert: int
     max_active_runs: int
     claim_lease_seconds: int
     batch_rows: int

@@ -4,6 +4,7 @@ DAG parsing import it, so it imports no pandas, numpy, pyarrow or fsspec."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from salary.lake import SUCCESS, is_visible
 
@@ -30,3 +31,15 @@ def complete_drops(entries: Mapping[str, list[str] | None]) -> list[str]:
     """Names of complete drops, given each entry's children (None for a file), sorted."""
     return sorted(name for name, children in entries.items()
                   if drop_state(name, children is not None, children or ()) == READY)
+
+
+def listing_failure(event_extras: Iterable[Mapping[str, Any] | None]) -> str | None:
+    """What the drop watcher reported about failed listings in a run's triggering events, if
+    anything (its event extra carries the trigger's payload)."""
+    payloads = [(extra or {}).get("payload") for extra in event_extras]
+    failures = [p for p in payloads if isinstance(p, dict) and p.get("status") == "listing_failed"]
+    if not failures:
+        return None
+    last = failures[-1]
+    return (f"the drop watcher could not list drops/incoming/ ({last.get('failures')} failures in a row, "
+            f"last: {last.get('error')}); check the NameNode / WebHDFS connection (webhdfs_default)")

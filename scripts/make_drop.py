@@ -10,15 +10,18 @@ import argparse
 import io
 import os
 import sys
+from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, env.sh sourced or not
 
-from salary.config import load_settings
-from salary.lake import SUCCESS, Lake, join
-from salary.lakefs import filesystem, write_bytes_atomic
-from salary.synthetic import people
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from salary.config import load_settings  # noqa: E402
+from salary.lake import SUCCESS, Lake, join  # noqa: E402
+from salary.lakefs import filesystem, write_bytes_atomic  # noqa: E402
+from salary.synthetic import people  # noqa: E402
 
 
 def make_drop(lake: Lake, name: str, rows: int, files: int, with_salary: bool, seed: int) -> str:
@@ -38,14 +41,17 @@ def make_drop(lake: Lake, name: str, rows: int, files: int, with_salary: bool, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("name")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-salary", action="store_true", help="leave out the true salary column")
-    parser.add_argument("--lake-root", default=os.environ.get("SALARY_LAKE_ROOT"))
+    parser.add_argument("--lake-root", default=os.environ.get("SALARY_LAKE_ROOT"),
+                        help="the lake (file:///... or hdfs://host:8020/...); default $SALARY_LAKE_ROOT")
     args = parser.parse_args(argv)
+    if not args.lake_root:
+        parser.error("no lake: pass --lake-root or set SALARY_LAKE_ROOT (source scripts/env.sh)")
     lake = Lake(args.lake_root, load_settings().lake)
     uri = make_drop(lake, args.name, args.rows, args.files, not args.no_salary, args.seed)
     print(f"drop of {args.rows:,} rows in {uri}")

@@ -29,9 +29,10 @@ def json_rows(proc: subprocess.CompletedProcess) -> list[dict[str, Any]]:
 class AirflowServices:
     """The running components and the environment to reach them with the CLI."""
 
-    def __init__(self, env: dict[str, str], home: Path) -> None:
+    def __init__(self, env: dict[str, str], home: Path, base_url: str) -> None:
         self.env = env
         self.home = home
+        self.base_url = base_url  # the api-server (REST API without login: SimpleAuthManager, all admins)
 
     def log(self, component: str) -> str:
         return (self.home / f"{component}.log").read_text(errors="replace")
@@ -78,6 +79,7 @@ def airflow_services(home: Path, dags: Path, **config: str) -> Iterator[AirflowS
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
            **config}
     home.mkdir(parents=True, exist_ok=True)
@@ -92,7 +94,7 @@ def airflow_services(home: Path, dags: Path, **config: str) -> Iterator[AirflowS
             with open(home / f"{component}.log", "ab") as log:
                 procs.append(subprocess.Popen(["airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                               start_new_session=True))
-        yield AirflowServices(env, home)
+        yield AirflowServices(env, home, f"http://127.0.0.1:{port}")
     finally:
         for proc in procs:  # each component and the workers it forked: its own process group
             if proc.poll() is None:

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from triggers.drops import DropsTrigger, complete_drops_in
 
 
@@ -52,6 +52,8 @@ class DropSensor(BaseSensorOperator):
         if event["status"] == "ready":
             self.log.info("drops ready: %s", event["drops"])
             return event["drops"]
+        if event["status"] == "listing_failed":  # not "no drops": a NameNode or network problem
+            raise AirflowException(f"cannot list {self.incoming}: {event['error']}")
         message = f"no complete drop arrived in {self.incoming} within {self.timeout:.0f} s"
         if self.soft_fail:
             raise AirflowSkipException(message)

@@ -1,27 +1,29 @@
-"""An async trigger (runs in the triggerer) that fires when complete drops are in a folder.
+"""Async triggers (they run in the triggerer) that watch the lake's drops/incoming/ folder.
+
+DropArrivalTrigger drives event-driven scheduling: an AssetWatcher on the drops asset runs
+it for as long as the DAG is deployed, and each complete drop it has not seen fires one
+asset event. DropsTrigger serves the deferrable DropSensor (wait once, with a deadline).
 
 HDFS is listed through WebHDFS over aiohttp (LISTSTATUS, non-blocking in the triggerer's
 event loop), a file lake with salary.drops.list_complete in a thread. Only complete drops count (see
 salary.incoming.drop_state): no hidden or ``._COPYING_`` names, no folder without _SUCCESS.
 
-DAG files import this module (through the sensor): aiohttp and the lake I/O layer (pandas,
-pyarrow, fsspec) are imported where they are used, in the triggerer, not at parse time.
+DAG files import this module (through the sensor and the asset watcher): aiohttp and the
+lake I/O layer (pandas, pyarrow, fsspec) are imported where they are used, in the
+triggerer, not at parse time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from salary.incoming import complete_drops
-
-log = logging.getLogger(__name__)
 
 
 class WebHdfsError(RuntimeError):
@@ -71,13 +73,126 @@ async def complete_drops_in(incoming: str, webhdfs_url: str | None, webhdfs_user
     raise ValueError(f"unsupported lake scheme in {incoming}")
 
 
+def listing_errors() -> tuple[type[BaseException], ...]:
+    """What a listing may fail with: a NameNode down or restarting, a network blip, a refusal."""
+    import aiohttp
+
+    return (TimeoutError, OSError, aiohttp.ClientError, WebHdfsError)
+
+
+async def webhdfs_of(conn_id: str) -> tuple[str, str | None]:
+    """WebHDFS base URL and user of an Airflow ``webhdfs`` connection (its first NameNode;
+    the trigger tries the others of a comma-separated host list when one fails)."""
+    from airflow.sdk import BaseHook
+
+    conn = await BaseHook.aget_connection(conn_id)
+    scheme = "https" if conn.extra_dejson.get("use_ssl") else "http"
+    hosts = [h.strip() for h in (conn.host or "").split(",") if h.strip()]
+    return ",".join(f"{scheme}://{h}:{conn.port or 9870}" for h in hosts), conn.login
+
+
+async def complete_drops_ha(incoming: str, webhdfs_urls: str | None, user: str | None) -> list[str]:
+    """complete_drops_in with a comma-separated list of NameNodes: the first that answers."""
+    urls = (webhdfs_urls or "").split(",") or [None]
+    for i, url in enumerate(urls):
+        try:
+            return await complete_drops_in(incoming, url or None, user)
+        except listing_errors():
+            if i == len(urls) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+class DropArrivalTrigger(BaseEventTrigger):
+    """Fires ``{"status": "ready", "drops": [...]}`` for complete drops in ``<lake root>/<incoming>``
+    that it has not fired for yet; runs until the watcher is removed.
+
+    The lake root is the Airflow Variable ``lake_root_variable`` and HDFS is listed through the
+    WebHDFS connection ``webhdfs_conn_id``, both read in the triggerer (nothing at parse time).
+    What was seen is kept in the asset state store (key ``seen``: the complete drops of the last
+    listing), so a triggerer restart does not fire again for drops still waiting; a drop that
+    leaves incoming/ (claimed) and comes back under the same name fires again. An event fired
+    twice anyway is harmless: each drop is claimed by exactly one run.
+
+    A listing that fails is not "no drops": each failure is logged with its cause, and the
+    ``failures_before_alert``-th in a row fires ``{"status": "listing_failed", ...}`` so that a
+    run starts and fails where a user sees it; the next success is logged as a recovery.
+    """
+
+    def __init__(self, incoming: str = "drops/incoming", lake_root_variable: str = "lake_root",
+                 webhdfs_conn_id: str = "webhdfs_default", poke_interval: float = 5.0,
+                 failures_before_alert: int = 3) -> None:
+        super().__init__()
+        self.incoming = incoming
+        self.lake_root_variable = lake_root_variable
+        self.webhdfs_conn_id = webhdfs_conn_id
+        self.poke_interval = poke_interval
+        self.failures_before_alert = failures_before_alert
+        self._memory: dict[str, Any] = {}  # stands in for the state store outside a watcher
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("triggers.drops.DropArrivalTrigger", {
+            "incoming": self.incoming, "lake_root_variable": self.lake_root_variable,
+            "webhdfs_conn_id": self.webhdfs_conn_id, "poke_interval": self.poke_interval,
+            "failures_before_alert": self.failures_before_alert})
+
+    async def _state(self, key: str, default: Any) -> Any:
+        if self.asset_state_store is None:
+            return self._memory.get(key, default)
+        return await self.asset_state_store.aget(key, default)
+
+    async def _set_state(self, key: str, value: Any) -> None:
+        if self.asset_state_store is None:
+            self._memory[key] = value
+        else:
+            await self.asset_state_store.aset(key, value)
+
+    async def _list(self) -> tuple[str, list[str]]:
+        from airflow.sdk import Variable
+        from asgiref.sync import sync_to_async
+
+        root = await sync_to_async(Variable.get)(self.lake_root_variable)
+        incoming = f"{root.rstrip('/')}/{self.incoming.strip('/')}"
+        url, user = (await webhdfs_of(self.webhdfs_conn_id)) if incoming.startswith("hdfs://") else (None, None)
+        return incoming, await complete_drops_ha(incoming, url, user)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        failures, started = 0, False
+        while True:
+            try:
+                incoming, drops = await self._list()
+                if not started:
+                    started = True
+                    self.log.info("watching %s for complete drops every %.0f s", incoming, self.poke_interval)
+            except listing_errors() as exc:
+                failures += 1
+                self.log.warning("listing drops failed (%d in a row): %s: %s", failures, type(exc).__name__, exc)
+                if failures == self.failures_before_alert:
+                    yield TriggerEvent({"status": "listing_failed", "failures": failures,
+                                        "error": f"{type(exc).__name__}: {exc}"})
+            else:
+                if failures:
+                    self.log.info("listing %s works again after %d failures", incoming, failures)
+                failures = 0
+                seen = set(await self._state("seen", []))
+                new = [drop for drop in drops if drop not in seen]
+                if new:
+                    self.log.info("new complete drops in %s: %s", incoming, new)
+                    yield TriggerEvent({"status": "ready", "incoming": incoming, "drops": new})
+                if set(drops) != seen:
+                    await self._set_state("seen", drops)
+            await asyncio.sleep(self.poke_interval)
+
+
 class DropsTrigger(BaseTrigger):
     """Fires ``{"status": "ready", "drops": [...]}`` once complete drops are in ``incoming``,
-    or ``{"status": "timeout"}`` at ``deadline`` (epoch seconds) when none came."""
+    ``{"status": "timeout"}`` at ``deadline`` (epoch seconds) when none came, or
+    ``{"status": "listing_failed"}`` after ``failures_before_alert`` failed listings in a row."""
 
     def __init__(self, incoming: str, webhdfs_url: str | None, webhdfs_user: str | None,
-                 poke_interval: float, deadline: float) -> None:
+                 poke_interval: float, deadline: float, failures_before_alert: int = 3) -> None:
         super().__init__()
+        self.failures_before_alert = failures_before_alert
         self.incoming = incoming
         self.webhdfs_url = webhdfs_url
         self.webhdfs_user = webhdfs_user
@@ -87,17 +202,24 @@ class DropsTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("triggers.drops.DropsTrigger", {
             "incoming": self.incoming, "webhdfs_url": self.webhdfs_url, "webhdfs_user": self.webhdfs_user,
-            "poke_interval": self.poke_interval, "deadline": self.deadline})
+            "poke_interval": self.poke_interval, "deadline": self.deadline,
+            "failures_before_alert": self.failures_before_alert})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        import aiohttp
-
+        failures = 0
         while True:
             try:
-                drops = await complete_drops_in(self.incoming, self.webhdfs_url, self.webhdfs_user)
-            except (TimeoutError, aiohttp.ClientError, WebHdfsError) as exc:
-                # A NameNode restart or a network blip: keep waiting until the deadline.
-                self.log.warning("listing %s failed (%s); retrying in %.0f s", self.incoming, exc, self.poke_interval)
+                drops = await complete_drops_ha(self.incoming, self.webhdfs_url, self.webhdfs_user)
+                failures = 0
+            except listing_errors() as exc:
+                # A NameNode restart or a network blip: keep waiting, up to a few failures in a row.
+                failures += 1
+                self.log.warning("listing %s failed (%d in a row): %s: %s", self.incoming, failures,
+                                 type(exc).__name__, exc)
+                if failures >= self.failures_before_alert:
+                    yield TriggerEvent({"status": "listing_failed", "incoming": self.incoming,
+                                        "error": f"{type(exc).__name__}: {exc}"})
+                    return
                 drops = []
             if drops:
                 self.log.info("complete drops in %s: %s", self.incoming, drops)

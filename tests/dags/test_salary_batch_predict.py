@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,27 +21,41 @@ def dag():
 
 def test_tasks_and_edges(dag):
     edges = {(up, down) for down in dag.task_ids for up in dag.get_task(down).upstream_task_ids}
-    assert edges == {("wait_for_drops", "predict"), ("predict", "publish")}
+    assert edges == {("find_drops", "predict"), ("predict", "publish")}
 
 
-def test_sensor_is_deferrable_and_skips_when_nothing_arrives(dag, settings):
-    sensor = dag.get_task("wait_for_drops")
-    assert type(sensor).__name__ == "DropSensor"
-    assert sensor.deferrable is True and sensor.soft_fail is True
-    assert sensor.timeout == settings.predict.wait_timeout_seconds
-    assert sensor.poke_interval == settings.predict.poke_interval_seconds
-    assert sensor.incoming == "{{ var.value.lake_root }}/drops/incoming"
+def test_runs_on_drop_events_from_a_watcher_on_the_drops_asset(dag, settings):
+    asset, champion = dag.timetable.asset_condition.objects  # either one starts a run
+    assert type(dag.timetable.asset_condition).__name__ == "AssetAny" and champion.name == "salary_champion"
+    assert asset.name == "salary_drops" and asset.uri == "salary-lake://drops/incoming"
+    (watcher,) = asset.watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "triggers.drops.DropArrivalTrigger"
+    assert kwargs == {"incoming": "drops/incoming", "lake_root_variable": "lake_root",
+                      "webhdfs_conn_id": "webhdfs_default", "poke_interval": settings.predict.poke_interval_seconds,
+                      "failures_before_alert": settings.predict.listing_failures_before_alert}
+    assert dag.max_active_runs == settings.predict.max_active_runs >= 2 and dag.catchup is False
 
 
-def test_schedule_allows_overlapping_runs(dag, settings):
-    assert dag.timetable.summary == settings.predict.schedule
-    assert dag.max_active_runs == settings.predict.max_active_runs >= 2
-    assert dag.catchup is False
+def test_lineage_champion_in_predictions_out(dag):
+    assert [a.name for a in dag.get_task("predict").inlets] == ["salary_champion"]
+    assert [a.name for a in dag.get_task("publish").outlets] == ["salary_predictions"]
+
+
+def test_predict_is_a_deferrable_ray_job(dag):
+    predict = dag.get_task("predict")
+    assert type(predict).__name__ == "RayJobOperator" and predict.deferrable is True
 
 
 def test_drop_names_reach_the_ray_job_shell_quoted(dag):
-    env = dag.get_template_env()
+    """The DAG's own entrypoint template, rendered with its own filters: hostile names stay one argument."""
     names = ["a b.parquet", "it's", "$(rm -rf x)&y"]
-    rendered = env.from_string("--drops {{ drops | tojson | shquote }}").render(drops=names)
+    predict = dag.get_task("predict")
+    rendered = dag.get_template_env().from_string(predict.entrypoint).render(
+        var={"value": {"lake_root": "file:///lake"}}, run_id="manual__1",
+        ti=SimpleNamespace(xcom_pull=lambda task_ids: names if task_ids == "find_drops" else None))
     argv = shlex.split(rendered)
-    assert argv[0] == "--drops" and len(argv) == 2 and json.loads(argv[1]) == names
+    assert argv[:2] == ["python", "jobs/predict_drops.py"]
+    (drops,) = argv[argv.index("--drops") + 1:]
+    assert json.loads(drops) == names
+    assert argv[argv.index("--lake-root") + 1] == "file:///lake"

@@ -41,12 +41,11 @@ def test_unpausing_training_waits_for_the_next_nightly_time(dagbag, settings, mo
     assert run_after - now <= dt.timedelta(days=1)
 
 
-@pytest.mark.parametrize("unpaused_at", ["10:00:10", "10:01:00", "10:09:00"])
-def test_unpausing_batch_predict_waits_for_the_next_slot(dagbag, settings, monkeypatch, unpaused_at):
+def test_batch_predict_has_no_time_schedule_only_the_drops_asset(dagbag):
+    """Unpausing it starts nothing by itself: only a drop event does."""
     dag = dagbag.get_dag("salary_batch_predict")
-    assert dag.timetable.summary == settings.predict.schedule == "*/10 * * * *" and dag.catchup is False
-    now = dt.datetime.fromisoformat(f"2026-11-25T{unpaused_at}+00:00")
-    assert first_run(dag, now, monkeypatch) == dt.datetime.fromisoformat("2026-11-25T10:10:00+00:00")
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+    assert [asset.name for asset in dag.timetable.asset_condition.objects] == ["salary_drops", "salary_champion"]
 
 
 def test_nightly_training_runs_at_its_cron_time_after_a_run(dagbag):

@@ -218,18 +218,56 @@ def drops(stack, training, tmp_path_factory):
     for name, table in files.items():
         pq.write_table(table, folder / name)
     (folder / "corrupt.parquet").write_bytes(b"PAR1" + secrets.token_bytes(2000))
+    # Event-driven: unpaused, the DAG waits for the drops asset's watcher (in the triggerer).
+    stack.api("PATCH", f"/dags/{PREDICT}", {"is_paused": False})
+    wait_until(lambda: "for complete drops every" in stack.compose("logs", "airflow-triggerer").stdout, 180,
+               "the drop watcher to start")
+    before = {r["dag_run_id"] for r in predict_runs(stack)}
+    stack.sampler.phase = "batch prediction"
     for name in (*files, "corrupt.parquet"):
         stack.hdfs_put(folder / name, f"{LAKE}/drops/incoming/{name}")
-    stack.sampler.phase = "batch prediction"
     t0 = time.monotonic()
-    run_id = stack.trigger(PREDICT)
-    state = stack.wait_for_run(PREDICT, run_id, timeout=900)
-    stack.timer("batch prediction of four drops (trigger -> run done)", time.monotonic() - t0)
-    # Unpaused, the DAG also starts on its schedule: pause it again so later runs stay ours.
+    wait_until(lambda: stack.hdfs("-test", "-e", f"{LAKE}/predictions/good.parquet/_SUCCESS",
+                                  check=False).returncode == 0, 600, "good.parquet to be published", interval=0.5)
+    stack.timer("drop arrival (hdfs dfs -put done) -> published _SUCCESS, event-driven", time.monotonic() - t0)
+    wait_until(lambda: len({*stack.hdfs_ls(f"{LAKE}/drops/processed"), *stack.hdfs_ls(f"{LAKE}/drops/rejected")}) == 4
+               and all(r["state"] in ("success", "failed") for r in predict_runs(stack)), 900, "every drop to be done")
+    stack.timer("four drops put -> all published or rejected, event-driven", time.monotonic() - t0)
+    # Paused again so that the training runs of the fault tests (promotions) start no runs of it.
     stack.api("PATCH", f"/dags/{PREDICT}", {"is_paused": True})
-    tis = stack.task_instances(PREDICT, run_id)
-    assert state == "success", {k: v["state"] for k, v in tis.items()}
-    return run_id
+    return [r for r in predict_runs(stack) if r["dag_run_id"] not in before]
+
+
+def predict_runs(stack) -> list[dict]:
+    return stack.api("GET", f"/dags/{PREDICT}/dagRuns?limit=100")["dag_runs"]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+def asset_events(stack, name: str) -> list[dict]:
+    (asset,) = [a for a in stack.api("GET", "/assets?limit=100")["assets"] if a["name"] == name]
+    return stack.api("GET", f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+
+
+def test_drops_start_prediction_runs_by_themselves(stack, drops):
+    """No run was triggered by hand: the watcher's asset events started them, and they all succeeded."""
+    assert drops and all(r["run_type"] == "asset_triggered" for r in drops), drops
+    assert {r["state"] for r in drops} == {"success"}, drops
+    events = [e for e in asset_events(stack, "salary_drops") if e["extra"].get("from_trigger")]
+    fired = sorted(d for e in events for d in e["extra"]["payload"]["drops"])
+    assert fired == sorted(["good.parquet", "bad_rows.parquet", "missing_column.parquet", "corrupt.parquet"])
+
+
+def test_promotion_is_an_event_of_the_champion_asset(stack, training):
+    run_id, _ = training
+    promoted = [e for e in asset_events(stack, "salary_champion") if e["source_run_id"] == run_id]
+    assert [e["source_task_id"] for e in promoted] == ["promote_model"]
+    assert promoted[0]["extra"]["version"] == run_id and promoted[0]["extra"]["promoted"] is True
 
 
 def manifest(stack, drop: str) -> dict:

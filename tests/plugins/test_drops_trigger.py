@@ -11,7 +11,7 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from triggers.drops import DropsTrigger
+from triggers.drops import DropArrivalTrigger, DropsTrigger
 
 from salary.lake import join
 from salary.lakefs import filesystem, write_bytes_atomic
@@ -85,3 +85,79 @@ def test_serialize_round_trip():
     path, kwargs = trigger.serialize()
     assert path == "triggers.drops.DropsTrigger"
     assert DropsTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def arrival_trigger(monkeypatch, root: str, **kwargs) -> DropArrivalTrigger:
+    monkeypatch.setenv("AIRFLOW_VAR_ARRIVAL_TEST_LAKE", root)
+    return DropArrivalTrigger(lake_root_variable="arrival_test_lake", poke_interval=0.2, **kwargs)
+
+
+def test_arrival_fires_once_per_new_complete_drop(monkeypatch, tmp_path):
+    root = f"file://{tmp_path}/lake"
+    incoming = join(root, "drops", "incoming")
+    put(join(incoming, "a.parquet"), parquet_bytes())
+    put(join(incoming, "b", "part-0.parquet"), parquet_bytes())  # not complete yet
+    trigger = arrival_trigger(monkeypatch, root)
+
+    async def run() -> list[dict]:
+        events = trigger.run()
+        first = (await anext(events)).payload
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(1.0)
+        assert not waiting.done()  # a.parquet is not fired again; b is still being written
+        await asyncio.to_thread(write_bytes_atomic, join(incoming, "b", "_SUCCESS"), b"")
+        second = (await asyncio.wait_for(waiting, 30)).payload
+        # The state is written after the event was handed over (at least once, never lost).
+        pending = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.5)
+        pending.cancel()
+        return [first, second]
+
+    assert asyncio.run(run()) == [{"status": "ready", "incoming": incoming, "drops": ["a.parquet"]},
+                                  {"status": "ready", "incoming": incoming, "drops": ["b"]}]
+    # What was seen is state (the asset state store in a watcher): a restarted trigger with the
+    # same state stays quiet about drops still waiting; a drop that left and came back fires again.
+    restarted = arrival_trigger(monkeypatch, root)
+    restarted._memory = dict(trigger._memory)
+    assert restarted._memory == {"seen": ["a.parquet", "b"]}
+
+    async def after_restart() -> dict:
+        events = restarted.run()
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(1.0)
+        assert not waiting.done()
+        fs, path = filesystem(join(incoming, "a.parquet"))
+        await asyncio.to_thread(fs.rm, path)
+        await asyncio.sleep(0.6)
+        await asyncio.to_thread(put, join(incoming, "a.parquet"), parquet_bytes())
+        event = (await asyncio.wait_for(waiting, 30)).payload
+        return event
+
+    assert asyncio.run(after_restart())["drops"] == ["a.parquet"]
+
+
+def test_an_unreachable_namenode_is_a_failure_not_an_empty_inbox(monkeypatch):
+    """A real refused connection (nothing listens on port 1): logged each time, then an alert event."""
+    monkeypatch.setenv("AIRFLOW_CONN_WEBHDFS_DOWN", json.dumps({"conn_type": "webhdfs", "host": "127.0.0.1",
+                                                                "port": 1, "login": "root"}))
+    trigger = arrival_trigger(monkeypatch, "hdfs://127.0.0.1:1/lake", webhdfs_conn_id="webhdfs_down",
+                              failures_before_alert=3)
+    start = time.monotonic()
+    event = first_event(trigger)
+    assert event["status"] == "listing_failed" and event["failures"] == 3
+    assert "ClientConnectorError" in event["error"] and "127.0.0.1:1" in event["error"]
+    assert time.monotonic() - start >= 2 * 0.2  # it retried before alerting
+
+
+def test_the_sensor_trigger_also_fails_instead_of_waiting_out_its_deadline():
+    trigger = DropsTrigger("hdfs://127.0.0.1:1/lake/drops/incoming", "http://127.0.0.1:1", "root",
+                           poke_interval=0.1, deadline=time.time() + 600, failures_before_alert=2)
+    event = first_event(trigger)
+    assert event["status"] == "listing_failed" and "127.0.0.1:1" in event["error"]
+
+
+def test_arrival_trigger_serialize_round_trip():
+    trigger = DropArrivalTrigger("drops/incoming", "lake_root", "webhdfs_default", 5.0, 3)
+    path, kwargs = trigger.serialize()
+    assert path == "triggers.drops.DropArrivalTrigger"
+    assert DropArrivalTrigger(**kwargs).serialize() == (path, kwargs)

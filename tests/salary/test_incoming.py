@@ -1,0 +1,36 @@
+"""Which entries of drops/incoming/ are drops, and what a run learns from the watcher's events."""
+
+from __future__ import annotations
+
+import pytest
+
+from salary.incoming import IGNORED, PENDING, READY, complete_drops, drop_state, listing_failure
+
+
+@pytest.mark.parametrize(("name", "is_dir", "children", "state"), [
+    ("a.parquet", False, (), READY),
+    ("a.parquet._COPYING_", False, (), IGNORED),
+    (".hidden", False, (), IGNORED),
+    ("_tmp", True, ("_SUCCESS",), IGNORED),
+    ("batch", True, ("part-0.parquet",), PENDING),
+    ("batch", True, ("part-0.parquet", "_SUCCESS"), READY),
+])
+def test_drop_state(name, is_dir, children, state):
+    assert drop_state(name, is_dir, children) == state
+
+
+def test_complete_drops_sorted():
+    assert complete_drops({"b.parquet": None, "a": ["_SUCCESS"], "c": ["x"], "d.tmp": None}) == ["a", "b.parquet"]
+
+
+def test_listing_failure_reports_the_watchers_last_error():
+    extras = [{"from_trigger": True, "payload": {"status": "ready", "drops": ["x"]}},
+              {"from_trigger": True, "payload": {"status": "listing_failed", "failures": 3, "error": "E1"}},
+              {"from_trigger": True, "payload": {"status": "listing_failed", "failures": 3, "error": "E2"}}]
+    message = listing_failure(extras)
+    assert message is not None and "E2" in message and "3 failures in a row" in message and "E1" not in message
+
+
+@pytest.mark.parametrize("extras", [[], [None], [{}], [{"payload": "x"}], [{"payload": {"status": "ready"}}]])
+def test_no_listing_failure_in_other_events(extras):
+    assert listing_failure(extras) is None
