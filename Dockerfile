@@ -45,7 +45,11 @@ RUN useradd --create-home --uid 50000 --gid 0 --home-dir /home/salary salary \
  && chmod 700 /opt/airflow/auth /opt/spark-conf
 
 COPY --chown=50000:0 . /opt/salary
-RUN /opt/venv/bin/python /opt/salary/scripts/build_pyfiles.py
+# Our provider metadata (ray connection type and form, Ray job link) as an installed entry point.
+RUN --mount=type=secret,id=pip_cert \
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps /opt/salary/provider \
+ && /opt/venv/bin/python /opt/salary/scripts/build_pyfiles.py
 
 USER 50000
 WORKDIR /opt/salary

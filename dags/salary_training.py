@@ -61,6 +61,7 @@ def spark_job(task_id: str, *args: str, **kwargs: Any) -> SparkJobSubmitOperator
         driver_memory=SETTINGS.spark.driver_memory,
         name=f"salary-{task_id}",
         application_args=[*RUN_ARGS, *args],
+        lake_root="{{ var.value.lake_root }}",
     )
 
 

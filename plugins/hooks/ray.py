@@ -33,7 +33,8 @@ class RayHook(BaseHook):
     (``RAY_AUTH_MODE=token``) takes its token as the password, sent as a bearer token (see
     ``headers_of`` for the fallback when the password is empty). The
     extra ``dashboard_url`` is the dashboard's address as a browser reaches it (the task's
-    "Ray job" link), when that differs from the address Airflow uses.
+    "Ray job" link), when that differs from the address Airflow uses. The connection form
+    Airflow shows for the type is declared in provider/salary_airflow_provider.py.
     """
 
     conn_name_attr = "ray_conn_id"
@@ -44,16 +45,6 @@ class RayHook(BaseHook):
     def __init__(self, ray_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.ray_conn_id = ray_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login"],
-            "relabeling": {"host": "Ray head (dashboard) host", "port": "Dashboard port",
-                           "schema": "Scheme", "password": "Auth token"},
-            "placeholders": {"host": "ray-head", "port": "8265", "schema": "http or https",
-                             "password": "the cluster's RAY_AUTH_TOKEN (token authentication)"},
-        }
 
     @cached_property
     def connection(self) -> Any:
@@ -71,7 +62,8 @@ class RayHook(BaseHook):
 
     def job_url(self, job_id: str) -> str:
         """The job's page in the Ray dashboard."""
-        base = (self.connection.extra_dejson.get("dashboard_url") or self.address).rstrip("/")
+        extra = self.connection.extra_dejson  # the form may store the field with its old prefix
+        base = (extra.get("dashboard_url") or extra.get("extra__ray__dashboard_url") or self.address).rstrip("/")
         return f"{base}/#/jobs/{quote(job_id)}"
 
     def get_conn(self) -> Any:
@@ -80,6 +72,18 @@ class RayHook(BaseHook):
 
         route_ray_logging()
         return JobSubmissionClient(self.address, headers=self.headers or None)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's "Test" button: the Jobs API answers and accepts the token."""
+        import requests
+
+        try:
+            resp = requests.get(f"{self.address}/api/jobs/", headers=self.headers, timeout=10)
+        except requests.RequestException as exc:
+            return False, f"{self.address}: {exc}"
+        if resp.status_code != 200:
+            return False, f"{self.address}: HTTP {resp.status_code}: {resp.text[:200]}"
+        return True, f"Ray Jobs API at {self.address}: {len(resp.json())} jobs"
 
     def find_job(self, job_id: str) -> dict[str, Any] | None:
         """The job's info (``status``, ``message``, ...) or None when the cluster has no such job."""

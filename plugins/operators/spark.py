@@ -2,35 +2,44 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from salary.errors import BAD_INPUT_EXIT_CODE
-
-_EXIT_CODE = re.compile(r"Error code is: (-?\d+)")
+from salary.lake import failure_record
 
 
 class SparkJobSubmitOperator(SparkSubmitOperator):
     """Submit one of ``jobs/`` with spark-submit.
 
-    A job exits with ``BAD_INPUT_EXIT_CODE`` when its input is unusable (a missing column, a
-    wrong type): retrying cannot help, so the task fails without using its retries and the
-    job's own error message, already in the task log, names the problem. Any other failure
-    keeps the usual retry behaviour.
+    A job that finds its input unusable (a missing column, a wrong type) writes a failure
+    record into the lake (``lake_root``/_failures/<task>/<run>-try<n>.json, the path is passed
+    as ``--failure-record``) and exits with the bad-input status. Retrying cannot help, so the
+    task then fails without using its retries, with the job's own message. The record holds
+    in any deploy mode (the driver may run on a cluster node, where the provider cannot see
+    its exit status); any other failure keeps the usual retry behaviour.
     """
 
+    template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "lake_root")
     ui_color = "#fde2c4"
 
+    def __init__(self, *, lake_root: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lake_root = lake_root
+
     def execute(self, context: Any) -> None:
+        ti = context["ti"]
+        record = failure_record(self.lake_root, self.task_id, ti.run_id, ti.try_number)
+        self.application_args = [*(self.application_args or []), "--failure-record", record]
         try:
             super().execute(context)
         except AirflowException as err:
-            match = _EXIT_CODE.search(str(err))
-            if match and int(match.group(1)) == BAD_INPUT_EXIT_CODE:
+            from salary.lakefs import read_json
+
+            failure = read_json(record)
+            if failure and failure.get("kind") == "bad_input":
                 raise AirflowFailException(
-                    f"{self.task_id}: the job rejected its input (see the 'bad input' line above); not retrying"
-                ) from err
+                    f"{self.task_id}: the job rejected its input: {failure['message']} (not retrying)") from err
             raise

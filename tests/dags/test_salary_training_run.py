@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from salary.lake import CURRENT, Lake, path_segment
+from salary.lake import CURRENT, Lake, failure_record, path_segment
 from salary.runtime import parse_summaries
 
 pytestmark = pytest.mark.slow
@@ -190,7 +190,10 @@ def test_bad_chunk_fails_etl_with_the_column_and_type_and_nothing_downstream(fir
                       "top_earners": "upstream_failed", "age_distribution": "upstream_failed",
                       "tune_model": "upstream_failed", "promote_model": "upstream_failed"}
     assert f"raw chunk {lake.raw}/bad_types: column 'age' has type string, expected an integer type" in log
-    assert "not retrying" in log
+    # The operator failed from the job's failure record in the lake, with the job's own message.
+    assert ("etl_benchmark: the job rejected its input: raw chunk " in log and "(not retrying)" in log)
+    record = json.loads(Path(local(failure_record(lake.root, "etl_benchmark", run_id, 1))).read_text())
+    assert record["kind"] == "bad_input" and "column 'age' has type string" in record["message"]
     assert summaries(log)["generate_dataset"]["skipped"] is True  # same rows and seed: not regenerated
     # Nothing of the failed run is visible; the previous version stays current.
     assert not Path(local(lake.curated_version(run_id))).exists()

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 import numpy as np
@@ -144,6 +145,33 @@ def test_tune_trials_ran_on_both_ray_nodes(stack, training):
     metrics = json.loads(stack.hdfs_cat(f"{LAKE}/models/salary/{path_segment(run_id)}/metrics.json"))
     nodes = {trial["node_ip"] for trial in metrics["trials"]}
     assert nodes == ray_node_ips(stack), metrics["trials"]
+
+
+def ray_jobs(stack) -> list[dict]:
+    """Every job the Ray cluster knows, from its Jobs API (with the token, as a client would)."""
+    out = stack.exec("airflow-api-server", "curl", "-fsS", "-H", f"Authorization: Bearer {stack.env['RAY_AUTH_TOKEN']}",
+                     "http://ray-head:8265/api/jobs/").stdout
+    return json.loads(out)
+
+
+def test_tune_model_was_deferred_and_links_to_its_ray_job(stack, training):
+    """While its Ray job ran the task held no worker slot; the task's extra link opens the job."""
+    run_id, tis = training
+    lines = stack.task_log(TRAINING, run_id, "tune_model", tis["tune_model"]["try_number"])
+    assert any("Pausing task as DEFERRED" in line for line in lines)
+    links = stack.api("GET", f"/dags/{TRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/tune_model/links")
+    (job,) = [j for j in ray_jobs(stack) if (j.get("metadata") or {}).get("airflow_run_id") == run_id
+              and j["metadata"]["airflow_task_id"] == "tune_model"]
+    assert links["extra_links"]["Ray job"] == f"http://127.0.0.1:8265/#/jobs/{job['submission_id']}"
+
+
+def test_the_ui_offers_a_form_for_ray_connections(stack):
+    meta = stack._request("GET", "/ui/connections/hook_meta")
+    (ray,) = [m for m in meta if m["connection_type"] == "ray"]
+    assert ray["hook_name"] == "Ray"
+    assert ray["standard_fields"]["password"]["title"] == "Auth token"
+    assert ray["standard_fields"]["login"]["hidden"] is True
+    assert "dashboard_url" in ray["extra_fields"]
 
 
 def ray_node_ips(stack) -> set[str]:
@@ -407,8 +435,9 @@ def faulted_run(stack, training):
             "etl_benchmark"]["state"]
         time.sleep(10)
         stack.compose("up", "-d", "--wait", "spark-worker")
-        stack.wait_for_task(TRAINING, run_id, "tune_model", {"running"}, timeout=1500)
-        time.sleep(15)  # submitted, trials spread over both nodes
+        # Deferred: submitted, the triggerer follows the job and no worker slot is held.
+        stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
+        time.sleep(15)  # trials spread over both nodes
         stack.docker("kill", *stack.containers("ray-worker"))
         events["ray-worker killed while tune_model was"] = stack.task_instances(TRAINING, run_id)[
             "tune_model"]["state"]
@@ -423,7 +452,9 @@ def faulted_run(stack, training):
 
 def test_killing_the_spark_and_ray_workers_mid_run_loses_nothing(stack, faulted_run):
     run_id, tis, events = faulted_run
-    assert set(events.values()) == {"running"}, events  # each kill hit its task while it ran
+    # Each kill hit its task while it ran (tune_model deferred: its Ray job was running).
+    assert events == {"spark-worker killed while etl_benchmark was": "running",
+                      "ray-worker killed while tune_model was": "deferred"}, events
     assert {ti["state"] for ti in tis.values()} == {"success"}
     run = path_segment(run_id)
     # One curated version and one model for the run, published whole; nothing half-written.
@@ -455,20 +486,36 @@ def scaled_run(stack, faulted_run):
         events["scheduler restarted while etl_benchmark was"] = stack.task_instances(TRAINING, run_id)[
             "etl_benchmark"]["state"]
         stack.compose("restart", "airflow-scheduler")
+        stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
+        time.sleep(10)  # its job's log is streaming through the triggerer
+        events["triggerer restarted while tune_model was"] = stack.task_instances(TRAINING, run_id)[
+            "tune_model"]["state"]
+        stack.compose("restart", "airflow-triggerer")
 
-    run_id, tis = run_training(stack, SMALL_ROWS, "scaled run, scheduler restarted", during)
+    run_id, tis = run_training(stack, SMALL_ROWS, "scaled run, scheduler and triggerer restarted", during)
     return run_id, tis, events
 
 
 def test_restarting_the_scheduler_mid_run_completes_the_run_once(stack, scaled_run):
     run_id, tis, events = scaled_run
-    assert events == {"scheduler restarted while etl_benchmark was": "running"}
+    assert events == {"scheduler restarted while etl_benchmark was": "running",
+                      "triggerer restarted while tune_model was": "deferred"}
     assert {ti["state"] for ti in tis.values()} == {"success"}
     assert tis["etl_benchmark"]["try_number"] >= 2  # its process died with the scheduler: retried
     run = path_segment(run_id)
     assert stack.hdfs_ls(f"{LAKE}/datasets/curated").count(run) == 1
     assert stack.hdfs_ls(f"{LAKE}/models/salary").count(run) == 1
     assert stack.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
+
+
+def test_a_restarted_triggerer_re_attaches_to_the_ray_job_instead_of_running_it_again(stack, scaled_run):
+    run_id, tis, _ = scaled_run
+    assert tis["tune_model"]["try_number"] == 1
+    jobs = [job for job in ray_jobs(stack) if (job.get("metadata") or {}).get("airflow_run_id") == run_id
+            and job["metadata"].get("airflow_task_id") == "tune_model"]
+    assert [job["status"] for job in jobs] == ["SUCCEEDED"], jobs
+    lines = stack.task_log(TRAINING, run_id, "tune_model", 1)
+    assert sum("following Ray job" in line for line in lines) >= 2  # the trigger started again after the restart
 
 
 def test_work_lands_on_the_added_workers(stack, scaled_run):

@@ -45,20 +45,3 @@ def test_job_link_prefers_the_dashboard_url_a_browser_reaches(conn):
     assert conn(host="ray-head").job_url("a b") == "http://ray-head:8265/#/jobs/a%20b"
     hook = conn(host="ray-head", extra=json.dumps({"dashboard_url": "http://127.0.0.1:18265/"}))
     assert hook.job_url("j1") == "http://127.0.0.1:18265/#/jobs/j1"
-
-
-def test_the_connection_form_names_the_fields_of_a_ray_cluster():
-    behaviour = RayHook.get_ui_field_behaviour()
-    assert behaviour["relabeling"]["password"] == "Auth token"
-    assert "login" in behaviour["hidden_fields"]
-    assert RayHook.conn_type == "ray"
-
-
-def test_the_connection_is_looked_up_once_per_hook(conn, monkeypatch):
-    hook = conn(host="ray-head", port=8265, password="s3cr3t")
-    calls = []
-    lookup = RayHook.get_connection
-    monkeypatch.setattr(RayHook, "get_connection", classmethod(lambda cls, cid: calls.append(cid) or lookup(cid)))
-    assert (hook.address, hook.headers, hook.address) == ("http://ray-head:8265", {"Authorization": "Bearer s3cr3t"},
-                                                          "http://ray-head:8265")
-    assert calls == ["ray_hook_test"]

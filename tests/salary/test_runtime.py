@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 
 from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
@@ -37,3 +38,23 @@ def test_run_job_maps_bad_input_to_its_exit_code(caplog):
         assert run_job(bad) == BAD_INPUT_EXIT_CODE
     assert "bad input: column 'age' has type string" in caplog.text
     assert run_job(lambda: 0) == 0
+
+
+def test_bad_input_leaves_a_failure_record_where_the_command_line_says(tmp_path):
+    def bad() -> int:
+        raise BadInputError("missing column 'signup_date'")
+
+    uri = f"file://{tmp_path}/_failures/job/run-try1.json"
+    assert run_job(bad, ["--lake-root", "file:///x", "--failure-record", uri]) == BAD_INPUT_EXIT_CODE
+    record = json.loads((tmp_path / "_failures" / "job" / "run-try1.json").read_text())
+    assert record["kind"] == "bad_input" and record["message"] == "missing column 'signup_date'"
+    assert run_job(bad, ["--lake-root", "file:///x"]) == BAD_INPUT_EXIT_CODE  # no record asked for: none
+
+
+def test_a_failure_record_that_cannot_be_written_does_not_hide_the_exit_status(caplog):
+    def bad() -> int:
+        raise BadInputError("x")
+
+    with caplog.at_level(logging.ERROR):
+        assert run_job(bad, ["--failure-record", "nosuchscheme://nowhere/r.json"]) == BAD_INPUT_EXIT_CODE
+    assert "could not write the failure record" in caplog.text
