@@ -14,15 +14,16 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
 | task | writes (below the lake root, Variable `lake_root`) |
 |---|---|
 | generate_dataset | `datasets/parquet_chunks/generated/` (skipped when identical) |
-| etl_benchmark | `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json` |
+| etl_benchmark | `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json`; asset `salary_curated` |
 | top_earners | `reports/top_earners/<run>/` |
 | age_distribution | `reports/age_distribution/<run>/` |
 | tune_model | `models/salary/<run>/` (pipeline, ml_model.pkl, scaler.pkl, metrics, manifest) |
-| promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json` |
+| promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json`; asset `salary_champion` when it promotes (which starts `salary_batch_predict` for drops waiting) |
 
 Trigger with params to change the dataset (`rows`, `seed`), the queries (`top_n`, `k`) or
 the search (`preset`: `default`, or `paper` for the report's own grid search).
-Each task's log ends with the job's `JOB_SUMMARY {...}` line.
+Each task's log ends with the job's `JOB_SUMMARY {...}` line. tune_model defers while its Ray
+job runs (no worker slot held); its "Ray job" link opens the job in the Ray dashboard.
 """
 
 from __future__ import annotations

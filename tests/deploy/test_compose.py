@@ -96,6 +96,10 @@ def test_connections_the_dags_use_point_at_services(stack):
             for attr in ("conn_id", "_conn_id", "ray_conn_id", "webhdfs_conn_id"):
                 if isinstance(getattr(task, attr, None), str):
                     conn_ids.add(getattr(task, attr))
+        condition = getattr(dag.timetable, "asset_condition", None)  # asset watchers' triggers
+        for asset in getattr(condition, "objects", []):
+            for watcher in getattr(asset, "watchers", []):
+                conn_ids |= {v for k, v in watcher.trigger.serialize()[1].items() if k.endswith("conn_id")}
     assert conn_ids == {"spark_default", "ray_default", "webhdfs_default"}
     conns = {cid: json.loads(env[f"AIRFLOW_CONN_{cid.upper()}"]) for cid in conn_ids}
 
