@@ -162,7 +162,8 @@ def test_tune_model_was_deferred_and_links_to_its_ray_job(stack, training):
     links = stack.api("GET", f"/dags/{TRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/tune_model/links")
     (job,) = [j for j in ray_jobs(stack) if (j.get("metadata") or {}).get("airflow_run_id") == run_id
               and j["metadata"]["airflow_task_id"] == "tune_model"]
-    assert links["extra_links"]["Ray job"] == f"http://127.0.0.1:8265/#/jobs/{job['submission_id']}"
+    port = stack.env.get("RAY_DASHBOARD_PORT", "8265")  # the dashboard's published loopback port
+    assert links["extra_links"]["Ray job"] == f"http://127.0.0.1:{port}/#/jobs/{job['submission_id']}"
 
 
 def test_the_ui_offers_a_form_for_ray_connections(stack):

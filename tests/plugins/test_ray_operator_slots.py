@@ -56,6 +56,8 @@ def test_deferred_ray_jobs_hold_no_worker_slot(tmp_path, ray_cluster):
             (run,) = services.wait_for_runs(dag_id, 1, timeout=600)
             assert run["state"] == "success", services.task_states(dag_id, run["run_id"])
             windows[mode] = job_windows(ray_cluster, dag_id, run["run_id"])
+    print("Ray job windows (start, end) relative to the first start, parallelism 1:",
+          {mode: [(round(s - w[0][0], 1), round(e - w[0][0], 1)) for s, e in w] for mode, w in windows.items()})
     (a_start, a_end), (b_start, _) = windows["deferrable"]
     assert b_start < a_end - JOB_SECONDS / 2, f"deferred: the second job waited for the first: {windows}"
     (a_start, a_end), (b_start, _) = windows["blocking"]
