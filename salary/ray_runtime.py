@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,21 @@ from typing import Any
 WORKING_DIR_EXCLUDES = (".git", ".local", ".venv", "build", "tests", "bench", "**/__pycache__")
 
 
+# What a model's behaviour depends on: the package, the job entry points and the settings.
+CODE_GLOBS = ("salary/**/*.py", "jobs/*.py", "config/*.toml")
+
+
+def code_version(repo: Path) -> str:
+    """A content hash of the code and config a job runs (recorded in each model's manifest)."""
+    digest = hashlib.sha256()
+    for path in sorted({p for pattern in CODE_GLOBS for p in repo.glob(pattern)}):
+        digest.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"sha256:{digest.hexdigest()[:16]}"
+
+
 def job_runtime_env(repo: Path) -> dict[str, Any]:
-    return {"working_dir": str(repo), "excludes": list(WORKING_DIR_EXCLUDES)}
+    return {"working_dir": str(repo), "excludes": list(WORKING_DIR_EXCLUDES),
+            "env_vars": {"SALARY_CODE_VERSION": code_version(repo)}}
 
 
 def run_and_wait(address: str, entrypoint: str, repo: Path, poll_seconds: float = 0.5) -> tuple[float, dict[str, Any]]:

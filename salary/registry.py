@@ -67,11 +67,6 @@ def publish_version(lake: Lake, version: str, pipeline: Any, manifest: dict[str,
     return target
 
 
-def load_pipeline(lake: Lake, version: str) -> Any:
-    """Load a version's pipeline after checking its sha256 against the manifest."""
-    return load_version(lake, version)[0]
-
-
 def load_version(lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
     """A version's pipeline (sha256-checked before unpickling) and its manifest."""
     folder = lake.model_version(version)

@@ -13,13 +13,10 @@ log = logging.getLogger(__name__)
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
 
 
-def get_session(app_name: str, conf: dict[str, str] | None = None) -> SparkSession:
-    """The job's session. The master and resources come from spark-submit; ``conf`` adds
-    settings a job relies on for correctness (time zone) whoever launched it."""
-    builder = SparkSession.builder.appName(app_name)
-    for key, value in (conf or {}).items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+def get_session(app_name: str) -> SparkSession:
+    """The job's session. The master and resources come from spark-submit; the time zone,
+    which the results depend on, is set here whoever launched the job."""
+    spark = SparkSession.builder.appName(app_name).getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
 

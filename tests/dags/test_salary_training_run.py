@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from salary.lake import CURRENT, Lake, failure_record, path_segment
+from salary.ray_runtime import code_version
 from salary.runtime import parse_summaries
 
 pytestmark = pytest.mark.slow
@@ -212,6 +213,7 @@ def test_model_is_tuned_on_ray_published_and_promoted(first_run, stack, settings
     manifest = json.loads((folder / "manifest.json").read_text())
     assert set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
     assert manifest["features"] == ["age", "is_active", "tenure_years"] and manifest["preset"] == "default"
+    assert manifest["code_version"] == code_version(REPO)  # the code the job ran, not "unknown"
     champion = json.loads(Path(local(lake.models), "champion").read_text())
     assert champion["version"] == run_id and champion["test_mse"] == test["mse"]
     decision = json.loads(Path(local(lake.models), "decisions", f"{path_segment(run_id)}.json").read_text())

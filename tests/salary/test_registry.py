@@ -8,7 +8,7 @@ import pytest
 
 from salary.lake import Lake
 from salary.model import build_pipeline
-from salary.registry import IntegrityError, champion, decide, load_pipeline, promote, publish_version
+from salary.registry import IntegrityError, champion, decide, load_version, promote, publish_version
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def test_publish_and_load_round_trip(lake):
                                                         "model.joblib", "scaler.pkl"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == "run:1" and set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
-    model = load_pipeline(lake, "run:1")
+    model, loaded = load_version(lake, "run:1")
+    assert loaded == manifest
     assert model.predict(np.array([[10.0]]))[0] == pytest.approx(10.0, abs=5)
     assert not any(Path(lake.models.removeprefix("file://"), "_staging").iterdir())
 
@@ -45,7 +46,7 @@ def test_tampered_artifact_is_refused(lake):
     artifact = Path(target.removeprefix("file://")) / "model.joblib"
     artifact.write_bytes(artifact.read_bytes() + b"\0")
     with pytest.raises(IntegrityError, match="refusing to load"):
-        load_pipeline(lake, "v1")
+        load_version(lake, "v1")
 
 
 @pytest.mark.parametrize(("candidate", "incumbent", "promoted"), [
