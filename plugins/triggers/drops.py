@@ -93,14 +93,37 @@ async def webhdfs_of(conn_id: str) -> tuple[str, str | None]:
 
 async def complete_drops_ha(incoming: str, webhdfs_urls: str | None, user: str | None) -> list[str]:
     """complete_drops_in with a comma-separated list of NameNodes: the first that answers."""
-    urls = (webhdfs_urls or "").split(",") or [None]
-    for i, url in enumerate(urls):
+    *others, last = (webhdfs_urls or "").split(",")
+    for url in others:
         try:
-            return await complete_drops_in(incoming, url or None, user)
+            return await complete_drops_in(incoming, url, user)
         except listing_errors():
-            if i == len(urls) - 1:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    return await complete_drops_in(incoming, last or None, user)
+
+
+class FailureStreak:
+    """Failed listings in a row: each is logged with its cause; the ``alert_after``-th gives
+    the ``listing_failed`` payload to fire (a listing error is not "no drops")."""
+
+    def __init__(self, alert_after: int, log: Any) -> None:
+        self.alert_after = alert_after
+        self.log = log
+        self.count = 0
+
+    def failed(self, exc: BaseException, incoming: str | None) -> dict[str, Any] | None:
+        self.count += 1
+        self.log.warning("listing %s failed (%d in a row): %s: %s", incoming or "drops", self.count,
+                         type(exc).__name__, exc)
+        if self.count != self.alert_after:
+            return None
+        return {"status": "listing_failed", "incoming": incoming, "failures": self.count,
+                "error": f"{type(exc).__name__}: {exc}"}
+
+    def succeeded(self, incoming: str) -> None:
+        if self.count:
+            self.log.info("listing %s works again after %d failures", incoming, self.count)
+        self.count = 0
 
 
 class DropArrivalTrigger(BaseEventTrigger):
@@ -157,7 +180,7 @@ class DropArrivalTrigger(BaseEventTrigger):
         return incoming, await complete_drops_ha(incoming, url, user)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        failures, started = 0, False
+        streak, started, incoming = FailureStreak(self.failures_before_alert, self.log), False, None
         while True:
             try:
                 incoming, drops = await self._list()
@@ -165,15 +188,10 @@ class DropArrivalTrigger(BaseEventTrigger):
                     started = True
                     self.log.info("watching %s for complete drops every %.0f s", incoming, self.poke_interval)
             except listing_errors() as exc:
-                failures += 1
-                self.log.warning("listing drops failed (%d in a row): %s: %s", failures, type(exc).__name__, exc)
-                if failures == self.failures_before_alert:
-                    yield TriggerEvent({"status": "listing_failed", "failures": failures,
-                                        "error": f"{type(exc).__name__}: {exc}"})
+                if alert := streak.failed(exc, incoming):
+                    yield TriggerEvent(alert)
             else:
-                if failures:
-                    self.log.info("listing %s works again after %d failures", incoming, failures)
-                failures = 0
+                streak.succeeded(incoming)
                 seen = set(await self._state("seen", []))
                 new = [drop for drop in drops if drop not in seen]
                 if new:
@@ -206,19 +224,15 @@ class DropsTrigger(BaseTrigger):
             "failures_before_alert": self.failures_before_alert})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        failures = 0
+        streak = FailureStreak(self.failures_before_alert, self.log)
         while True:
             try:
                 drops = await complete_drops_ha(self.incoming, self.webhdfs_url, self.webhdfs_user)
-                failures = 0
+                streak.succeeded(self.incoming)
             except listing_errors() as exc:
                 # A NameNode restart or a network blip: keep waiting, up to a few failures in a row.
-                failures += 1
-                self.log.warning("listing %s failed (%d in a row): %s: %s", self.incoming, failures,
-                                 type(exc).__name__, exc)
-                if failures >= self.failures_before_alert:
-                    yield TriggerEvent({"status": "listing_failed", "incoming": self.incoming,
-                                        "error": f"{type(exc).__name__}: {exc}"})
+                if alert := streak.failed(exc, self.incoming):
+                    yield TriggerEvent(alert)
                     return
                 drops = []
             if drops:
