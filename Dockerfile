@@ -26,13 +26,11 @@ RUN --mount=type=secret,id=pip_cert \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt
 
 ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/opt/salary \
     PYSPARK_PYTHON=/opt/venv/bin/python \
     PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \
     SPARK_CONF_DIR=/opt/spark-conf \
     AIRFLOW_HOME=/opt/airflow \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/salary/dags \
-    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/salary/plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     RAY_USAGE_STATS_ENABLED=0
 
@@ -45,10 +43,15 @@ RUN useradd --create-home --uid 50000 --gid 0 --home-dir /home/salary salary \
  && chmod 700 /opt/airflow/auth /opt/spark-conf
 
 COPY --chown=50000:0 . /opt/salary
-# Our provider metadata (ray connection type and form, Ray job link) as an installed entry point.
+# Our code installed editable as in the embedded default (salary, salary_airflow with the provider
+# entry point: ray connection type and form, Ray job link, triggers). The commit it was built
+# from is recorded (no .git in the image).
+ARG SALARY_GIT_COMMIT=unknown
+ENV SALARY_GIT_COMMIT=${SALARY_GIT_COMMIT}
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps /opt/salary/provider \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps -e /opt/salary \
+ && rm -rf /opt/salary/*.egg-info \
  && /opt/venv/bin/python /opt/salary/scripts/build_pyfiles.py
 
 USER 50000

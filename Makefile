@@ -5,7 +5,7 @@ ROWS ?= 1000000
 LAKE ?= file
 export LAKE
 
-.PHONY: setup demo test test-fast test-cluster lint ui bench clean
+.PHONY: setup demo test test-fast test-cluster lint ui drop bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,8 +31,17 @@ test-cluster: setup
 test-fast: setup
 	@source scripts/env.sh && python -m pytest -m "not slow"
 
+## ruff (with Airflow's AIR rules) and mypy over the package, our Airflow pieces and the DAGs.
 lint: setup
-	@source scripts/env.sh && ruff check .
+	@source scripts/env.sh && ruff check . && mypy
+
+## A drop of NAME with ROWS new people (FILES Parquet files, _SUCCESS last) in the lake's
+## drops/incoming/: salary_batch_predict picks it up when the scheduler runs (make ui).
+NAME ?=
+FILES ?= 1
+drop: setup
+	@test -n "$(NAME)" || { echo "usage: make drop NAME=<drop name> [ROWS=100000] [FILES=1] [LAKE=hdfs]" >&2; exit 2; }
+	@source scripts/env.sh && python scripts/make_drop.py "$(NAME)" --rows $(if $(filter command line,$(origin ROWS)),$(ROWS),100000) --files $(FILES)
 
 ## Airflow web UI with our DAGs on http://127.0.0.1:8080 (airflow standalone).
 ui: setup

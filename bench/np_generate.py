@@ -1,4 +1,4 @@
-"""Baseline writer for the generation benchmark: salary.generate_np's rows (the same rows as
+"""Baseline writer for the generation benchmark: devtools.generate_np's rows (the same rows as
 the Spark job) written with pyarrow, one snappy Parquet file per chunk, like Spark's.
 
     python bench/np_generate.py --rows N --seed S --out DIR
@@ -26,8 +26,8 @@ def main() -> int:
     args = parser.parse_args()
     import pyarrow.parquet as pq
 
+    from devtools.generate_np import chunks
     from salary.config import load_settings
-    from salary.generate_np import chunks
 
     spec = load_settings().dataset
     args.out.mkdir(parents=True, exist_ok=True)

@@ -36,25 +36,23 @@ sys.path.insert(1, str(REPO / "scripts"))
 
 from make_drop import make_drop  # noqa: E402
 
+from devtools.ray_jobs import run_and_wait  # noqa: E402
 from salary.config import load_settings  # noqa: E402
-from salary.drops import data_files, publish_all  # noqa: E402
+from salary.drops.publish import publish_all  # noqa: E402
 from salary.lake import SUCCESS, Lake, join  # noqa: E402
-from salary.lakefs import filesystem  # noqa: E402
+from salary.lake.fsspec_store import FsspecStore  # noqa: E402
 from salary.model import features  # noqa: E402
-from salary.ray_runtime import run_and_wait  # noqa: E402
 from salary.registry import champion, load_version  # noqa: E402
+
+STORE = FsspecStore()
 
 
 def baseline(lake: Lake, drop: str) -> dict:
     """The champion's predict() on the drop's rows, in this process (read, features, predict)."""
     t0 = time.perf_counter()
-    model, manifest = load_version(lake, champion(lake)["version"])
+    model, manifest = load_version(STORE, lake, champion(STORE, lake)["version"])
     t1 = time.perf_counter()
-    fs, path = filesystem(join(lake.incoming, drop))
-    tables = []
-    for f in data_files(fs, path):
-        with fs.open(f, "rb") as fh:
-            tables.append(pq.read_table(io.BytesIO(fh.read())))
+    tables = [pq.read_table(io.BytesIO(STORE.read_bytes(f))) for f in STORE.files(join(lake.incoming, drop))]
     df = pa.concat_tables(tables).to_pandas()
     X = features(df, pd.Timestamp(manifest["as_of"]).date(), manifest["features"])
     t2 = time.perf_counter()
@@ -75,7 +73,7 @@ def via_airflow(lake: Lake, rows: int) -> float:
     start = time.perf_counter()
     subprocess.run(["airflow", "dags", "test", "salary_batch_predict"], check=True, capture_output=True,
                    env={**os.environ, "AIRFLOW_VAR_LAKE_ROOT": lake.root})
-    fs, marker = filesystem(join(lake.predictions(drop), SUCCESS))
+    fs, marker = STORE.filesystem(join(lake.predictions(drop), SUCCESS))
     if not fs.exists(marker):
         raise RuntimeError(f"{drop} was not published")
     return time.perf_counter() - start
@@ -89,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--airflow", action="store_true", help="also time the DAG end to end")
     args = parser.parse_args(argv)
     lake = Lake(args.lake_root, load_settings().lake)
-    if champion(lake) is None:
+    if champion(STORE, lake) is None:
         raise SystemExit(f"no champion model in {lake.models}: run make demo first")
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     drop, run_id = f"bench-{stamp}", f"bench__{stamp}"
@@ -98,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     base = baseline(lake, drop)  # before the job claims (moves) the drop
     wall, summary = run_job(args.ray_address, lake, drop, run_id)
     t = time.perf_counter()
-    publish_all(lake, run_id, summary["drops"])
+    publish_all(STORE, lake, run_id, summary["drops"])
     publish = time.perf_counter() - t
     stages = summary["stage_seconds"]
     work = sum(v for k, v in stages.items() if k.startswith(f"{drop}:"))

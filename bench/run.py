@@ -7,7 +7,7 @@ Per size, in one run:
   start-up    a stock `spark-submit` of a trivial job vs the same job with our settings
               (UI off, the driver's class-data-sharing archive): the fixed cost of a Spark task
   generation  jobs/generate_dataset.py (spark-submit) vs bench/np_generate.py (numpy + pyarrow,
-              the same rows: salary.generate_np reproduces Spark's hash-based draws)
+              the same rows: devtools.generate_np reproduces Spark's hash-based draws)
   ETL         jobs/etl_benchmark.py + top_earners.py + age_distribution.py vs bench/duckdb_etl.py
               (DuckDB, 2 threads, the same rules and outputs); results must match ours
 Tuning and prediction have their own benchmarks (bench/tune_vs_gridsearch.py,

@@ -27,12 +27,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devtools.ray_jobs import run_and_wait  # noqa: E402
 from jobs.tune_model import ground_truth, load_curated  # noqa: E402
 from salary.config import load_settings  # noqa: E402
 from salary.lake import Lake, join  # noqa: E402
-from salary.lakefs import read_json  # noqa: E402
+from salary.lake.fsspec_store import FsspecStore  # noqa: E402
 from salary.model import build_pipeline, features, regression_metrics, split  # noqa: E402
-from salary.ray_runtime import run_and_wait  # noqa: E402
+
+STORE = FsspecStore()
 
 
 def run_ours(address: str, lake_root: str, curated_run: str, run_id: str) -> tuple[float, dict]:
@@ -82,14 +84,14 @@ def main() -> int:
     run_id = f"bench-tune-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
 
     wall, ours = run_ours(args.ray_address, args.lake_root, args.curated_run, run_id)
-    metrics = read_json(join(lake.model_version(run_id), "metrics.json"))
+    metrics = STORE.read_json(join(lake.model_version(run_id), "metrics.json"))
     candidates = [t["config"] for t in metrics["trials"]]
     base = run_baseline(lake, settings, args.curated_run, candidates)
 
     ours_work = ours["stage_seconds"]["search"] + ours["stage_seconds"]["refit"]
     base_work = base["search_s"] + base["refit_s"]
     result = {
-        "curated_rows": read_json(join(lake.model_version(run_id), "manifest.json"))["dataset"]["rows"],
+        "curated_rows": STORE.read_json(join(lake.model_version(run_id), "manifest.json"))["dataset"]["rows"],
         "candidates": len(candidates),
         "ours": {"job_wall_s": wall, **{f"{k}_s": v for k, v in ours["stage_seconds"].items()},
                  "test_mse_over_floor": ours["test"]["mse_over_floor"], "best": ours["best_params"]},

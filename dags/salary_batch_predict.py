@@ -30,13 +30,14 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG, task
-from assets.salary import CHAMPION, DROPS, PREDICTIONS
-from operators.ray import RayJobOperator
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
+from salary_airflow.assets.salary import CHAMPION, DROPS, PREDICTIONS
+from salary_airflow.operators.ray import RayJobOperator
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = load_settings()
@@ -65,8 +66,7 @@ with DAG(
         """The complete drops waiting now; the watcher's events only woke the run up."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from salary.drops import list_complete
-        from salary.incoming import listing_failure
+        from salary.drops.listing import list_complete, listing_failure
         from salary.lake import Lake
 
         drops = list_complete(Lake(lake_root, SETTINGS.lake).incoming)
@@ -89,14 +89,14 @@ with DAG(
     )
 
     @task(task_id="publish", outlets=[PREDICTIONS])
-    def publish(lake_root: str, run_id: str, job: dict) -> dict:
+    def publish(lake_root: str, run_id: str, job: Any) -> dict:
         """Make the staged predictions and rejections visible; retire the drops."""
-        from salary.drops import publish_all
-        from salary.lake import Lake
-        from salary.runtime import emit_summary
+        from salary.drops.publish import publish_all
+        from salary.lake import Lake, open_store
+        from salary.runtime import task_summary
 
-        summary = publish_all(Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
-        emit_summary({"job": "publish", "run_id": run_id, **summary})
+        summary = publish_all(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
+        task_summary("publish", run_id, summary)
         return summary
 
     find_drops(lake_root="{{ var.value.lake_root }}") >> predict

@@ -34,12 +34,12 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
-from assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED
-from operators.ray import RayJobOperator
-from operators.spark import SparkJobSubmitOperator
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
+from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED
+from salary_airflow.operators.ray import RayJobOperator
+from salary_airflow.operators.spark import SparkJobSubmitOperator
 
 REPO = Path(__file__).resolve().parents[1]
 # Static settings only (a local TOML file): no connection, Variable or network at parse time.
@@ -112,14 +112,14 @@ with DAG(
     def promote_model(lake_root: str, run_id: str, outlet_events=None) -> dict:
         """Make this run's model the champion if it beats the current one on the same test rows;
         a promotion (only) is an event of the salary_champion asset."""
-        from salary.lake import Lake
+        from salary.lake import Lake, open_store
         from salary.registry import promote
-        from salary.runtime import emit_summary
+        from salary.runtime import task_summary
 
-        decision = promote(Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+        decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
         if decision["promoted"]:
             outlet_events[CHAMPION_ALIAS].add(CHAMPION, extra=decision)
-        emit_summary({"job": "promote_model", "run_id": run_id, **decision})
+        task_summary("promote_model", run_id, decision)
         return decision
 
     generate_dataset >> etl_benchmark >> [top_earners, age_distribution]

@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 CONFIG_ENV = "SALARY_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "pipeline.toml"
@@ -43,6 +45,15 @@ class GroundTruth:
     age_max: int
     signup_years: int
     active_probability: float
+
+    def expected_salary(self, age: Any, active: Any, tenure_years: Any, sqrt: Callable[[Any], Any]) -> Any:
+        """The noise-free salary, the one definition of the ground truth. Arithmetic only, so
+        it serves Spark columns (``sqrt=F.sqrt``) and numpy arrays (``sqrt=np.sqrt``) alike:
+        ``age`` in years, ``active`` as 0/1 doubles, ``tenure_years`` as doubles."""
+        years = age - self.age_min
+        return (self.base + self.age_linear * years + self.age_quadratic * years * years
+                + self.active_bonus * active + self.tenure_sqrt * sqrt(tenure_years)
+                + self.active_tenure * active * tenure_years)
 
     @property
     def noise_floor_mse(self) -> float:

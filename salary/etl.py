@@ -2,63 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from salary import schema
 from salary.columns import snake_case
 from salary.errors import BadInputError
-from salary.generate import RAW_COLUMNS
+from salary.schema import RAW_COLUMNS
 
 STATUS = "status"
 CURATED, REJECTED, DUPLICATE = "curated", "rejected", "duplicate"
 REASON = "reject_reason"
 CONFLICTING_ID = "conflicting_id"
 
-_INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
-_NUMERIC = (*_INTEGRAL, T.FloatType, T.DoubleType, T.DecimalType)
-_DATELIKE = (T.DateType, T.TimestampType, T.TimestampNTZType)
-
-
-@dataclass(frozen=True)
-class ColumnRule:
-    accepted: tuple[type, ...]
-    accepted_text: str
-    target: T.DataType
-
-
-SCHEMA_RULES: dict[str, ColumnRule] = {
-    "id": ColumnRule(_INTEGRAL, "an integer type", T.LongType()),
-    "name": ColumnRule((T.StringType,), "string", T.StringType()),
-    "age": ColumnRule(_INTEGRAL, "an integer type", T.IntegerType()),
-    "salary": ColumnRule(_NUMERIC, "a numeric type", T.DoubleType()),
-    "signup_date": ColumnRule(_DATELIKE, "date or timestamp", T.DateType()),
-    "is_active": ColumnRule((T.BooleanType,), "boolean", T.BooleanType()),
-}
-
-CURATED_SCHEMA = T.StructType(
-    [T.StructField(name, SCHEMA_RULES[name].target, True) for name in RAW_COLUMNS]
+_KINDS: tuple[tuple[tuple[type, ...], frozenset[str]], ...] = (
+    ((T.ByteType, T.ShortType, T.IntegerType, T.LongType), frozenset({schema.INTEGER, schema.NUMERIC})),
+    ((T.FloatType, T.DoubleType, T.DecimalType), frozenset({schema.NUMERIC})),
+    ((T.DateType, T.TimestampType, T.TimestampNTZType), frozenset({schema.DATELIKE})),
+    ((T.StringType,), frozenset({schema.STRING})),
+    ((T.BooleanType,), frozenset({schema.BOOLEAN})),
 )
+_TARGETS: dict[str, T.DataType] = {"long": T.LongType(), "int": T.IntegerType(), "double": T.DoubleType(),
+                                   "date": T.DateType(), "boolean": T.BooleanType(), "string": T.StringType()}
+
+
+def found_type(data_type: T.DataType) -> schema.FoundType:
+    """What a Spark type satisfies of the schema rules' kinds."""
+    kinds = next((k for types, k in _KINDS if isinstance(data_type, types)), frozenset())
+    return schema.FoundType(kinds, data_type.simpleString())
+
+
+def target_type(column: str) -> T.DataType:
+    return _TARGETS[schema.RULES[column].target]
+
+
+CURATED_SCHEMA = T.StructType([T.StructField(name, target_type(name), True) for name in RAW_COLUMNS])
 
 
 class SchemaMismatchError(BadInputError):
     """A raw dataset lacks a required column or has one of the wrong type."""
 
 
-def check_schema(schema: T.StructType, source: str) -> None:
+def check_schema(struct: T.StructType, source: str) -> None:
     """Raise SchemaMismatchError naming every missing column and every wrong type."""
-    found = {snake_case(f.name): f.dataType for f in schema.fields}
-    problems = []
-    for column, rule in SCHEMA_RULES.items():
-        if column not in found:
-            problems.append(f"missing column '{column}' (expected {rule.accepted_text})")
-        elif not isinstance(found[column], rule.accepted):
-            problems.append(
-                f"column '{column}' has type {found[column].simpleString()}, "
-                f"expected {rule.accepted_text}"
-            )
+    found = {snake_case(f.name): found_type(f.dataType) for f in struct.fields}
+    problems = schema.problems(found, RAW_COLUMNS)
     if problems:
         raise SchemaMismatchError(f"{source}: " + "; ".join(problems))
 
@@ -66,7 +55,7 @@ def check_schema(schema: T.StructType, source: str) -> None:
 def normalise(df: DataFrame) -> DataFrame:
     """snake_case names, target types, trimmed names, signup_date as a DATE; extra columns dropped."""
     renamed = df.toDF(*[snake_case(c) for c in df.columns])
-    out = [F.col(c).cast(SCHEMA_RULES[c].target).alias(c) for c in RAW_COLUMNS if c != "name"]
+    out = [F.col(c).cast(target_type(c)).alias(c) for c in RAW_COLUMNS if c != "name"]
     out.insert(1, F.trim(F.col("name")).alias("name"))
     return renamed.select(*out)
 

@@ -6,18 +6,25 @@ and the seed: the dataset is the same whatever the partitioning, executor count 
 
 from __future__ import annotations
 
+import logging
 import math
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from salary.config import DatasetSpec, GroundTruth
+from salary.config import DatasetSpec, GroundTruth, Settings
+from salary.lake import MANIFEST, Lake, Store, join
+from salary.runtime import Stages
+from salary.schema import RAW_COLUMNS
 
-RAW_COLUMNS = ("id", "name", "age", "salary", "signup_date", "is_active")
+__all__ = ["RAW_COLUMNS", "NULLABLE_COLUMNS", "clean_rows", "generate", "make_dirty", "uniform", "write_dataset"]
+
 # Columns that may be nulled by the dirty-data injection (never the id).
 NULLABLE_COLUMNS = ("name", "age", "salary", "signup_date", "is_active")
 
 _MANTISSA = (1 << 53) - 1
+log = logging.getLogger(__name__)
 
 # One stream per independent draw.
 S_AGE, S_SIGNUP, S_ACTIVE, S_NOISE_1, S_NOISE_2, S_NAME = 1, 2, 3, 4, 5, 6
@@ -38,17 +45,8 @@ def standard_normal(seed: int) -> Column:
 
 
 def expected_salary(age: Column, is_active: Column, tenure_years: Column, t: GroundTruth) -> Column:
-    """The noise-free salary: the ground-truth function of age, activity and tenure."""
-    years = (age - F.lit(t.age_min)).cast("double")
-    active = is_active.cast("double")
-    return (
-        F.lit(t.base)
-        + F.lit(t.age_linear) * years
-        + F.lit(t.age_quadratic) * years * years
-        + F.lit(t.active_bonus) * active
-        + F.lit(t.tenure_sqrt) * F.sqrt(tenure_years)
-        + F.lit(t.active_tenure) * active * tenure_years
-    )
+    """The noise-free salary (GroundTruth.expected_salary) over Spark columns."""
+    return t.expected_salary(age.cast("double"), is_active.cast("double"), tenure_years, F.sqrt)
 
 
 def clean_rows(spark: SparkSession, rows: int, seed: int, spec: DatasetSpec) -> DataFrame:
@@ -108,3 +106,56 @@ def generate(spark: SparkSession, rows: int, seed: int, spec: DatasetSpec) -> Da
     if rows < 1:
         raise ValueError(f"rows must be positive, got {rows}")
     return make_dirty(clean_rows(spark, rows, seed, spec), seed, spec)
+
+
+def build_manifest(settings: Settings, rows: int, seed: int, counts: dict[str, int], run_id: str) -> dict[str, Any]:
+    """The generated chunk's manifest: what was generated, how dirty, and the noise floor."""
+    spec = settings.dataset
+    return {
+        "dataset": "generated",
+        "digest": spec.digest(rows, seed),
+        "rows": rows,
+        "seed": seed,
+        "generator_version": spec.generator_version,
+        "as_of": spec.as_of.isoformat(),
+        "raw_rows": counts["raw_rows"],
+        "duplicate_rows": counts["duplicate_rows"],
+        "rows_with_null": counts["rows_with_null"],
+        "noise_sigma": spec.truth.noise_sigma,
+        "noise_floor_mse": spec.truth.noise_floor_mse,
+        "ground_truth": spec.truth.__dict__,
+        "dirty": spec.dirty.__dict__,
+        "created_by_run": run_id,
+    }
+
+
+def write_dataset(spark: SparkSession, store: Store, lake: Lake, settings: Settings,
+                  rows: int, seed: int, run_id: str, stages: Stages) -> dict[str, Any]:
+    """Generate and publish the chunk unless an identical one exists; return the summary."""
+    target = lake.generated_chunk
+    digest = settings.dataset.digest(rows, seed)
+    with stages.stage("check_existing"):
+        existing = store.read_json(join(target, MANIFEST))
+    if existing and existing.get("digest") == digest:
+        log.info("dataset %s already complete at %s; nothing to do", digest, target)
+        return {"skipped": True, "manifest": existing}
+
+    staging = lake.staging("generate_dataset", run_id)
+    store.delete(staging)  # what an earlier attempt of this run left
+    observed = Observation("generated")
+    df = generate(spark, rows, seed, settings.dataset).observe(
+        observed,
+        F.count(F.lit(1)).alias("raw_rows"),
+        F.sum(F.col("_is_duplicate").cast("long")).alias("duplicate_rows"),
+        F.sum((F.col("_has_null") & ~F.col("_is_duplicate")).cast("long")).alias("rows_with_null"),
+    )
+    with stages.stage("generate_write"):
+        df.drop("_is_duplicate", "_has_null").write.mode("overwrite").parquet(staging)
+    counts = {k: int(v or 0) for k, v in observed.get.items()}
+    manifest = build_manifest(settings, rows, seed, counts, run_id)
+    manifest["files"] = [n for n in store.names(staging) if n.endswith(".parquet")]
+    with stages.stage("publish"):
+        store.write_json(join(staging, MANIFEST), manifest)
+        store.republish(staging, target)  # the one folder ever replaced (see Store.republish)
+    log.info("published %d raw rows (%d distinct) to %s", counts["raw_rows"], rows, target)
+    return {"skipped": False, "manifest": manifest}

@@ -62,7 +62,7 @@ def split(ids: np.ndarray, test_percent: int, validation_percent: int) -> Split:
 def build_pipeline(model: str, params: Mapping[str, Any], threads: int | None = None) -> Pipeline:
     """The report's StandardScaler followed by the estimator, in one scikit-learn Pipeline."""
     if model == "random_forest":
-        depth = params.get("max_depth")
+        depth: Any = params.get("max_depth")
         estimator: Any = RandomForestRegressor(
             n_estimators=int(params["n_estimators"]),
             max_depth=None if depth in (None, "none") else int(depth),

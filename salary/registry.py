@@ -15,8 +15,7 @@ from typing import Any
 
 import joblib
 
-from salary.lake import Lake, join
-from salary.lakefs import filesystem, read_json, write_json_atomic
+from salary.lake import Lake, Store, join
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +37,13 @@ def _dump(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def publish_version(lake: Lake, version: str, pipeline: Any, manifest: dict[str, Any],
+def publish_version(store: Store, lake: Lake, version: str, pipeline: Any, manifest: dict[str, Any],
                     metrics: dict[str, Any]) -> str:
-    """Write a model version to a staging folder, then rename it into place. Returns its URI."""
+    """Stage a model version, then publish it by one rename. Returns its URI.
+
+    Versions are immutable: when a retry of the same run finds its version already published,
+    that version stays (the champion pointer may name it) and the new copy is dropped.
+    """
     artifacts = {
         MODEL_FILE: _dump(pipeline),
         # The report's deployment files: the estimator and the scaler, separately.
@@ -48,34 +51,24 @@ def publish_version(lake: Lake, version: str, pipeline: Any, manifest: dict[str,
         "scaler.pkl": _dump(pipeline.named_steps["scaler"]),
     }
     target = lake.model_version(version)
-    staging = join(lake.models, "_staging", target.rsplit("/", 1)[1])
-    fs, staging_path = filesystem(staging)
-    if fs.exists(staging_path):
-        fs.rm(staging_path, recursive=True)
-    fs.makedirs(staging_path, exist_ok=True)
+    staging = store.stage(lake.staging("register_model", version))
     for name, data in artifacts.items():
-        with fs.open(f"{staging_path}/{name}", "wb") as fh:
-            fh.write(data)
-    write_json_atomic(join(staging, "metrics.json"), metrics)
+        store.write_bytes(join(staging, name), data)
+    store.write_json(join(staging, "metrics.json"), metrics)
     full = {**manifest, "version": version, "sha256": {n: sha256(d) for n, d in artifacts.items()}}
-    write_json_atomic(join(staging, "manifest.json"), full)  # last: the folder is complete
-    _, target_path = filesystem(target)
-    if fs.exists(target_path):  # a retry of the same run replaces its own version
-        fs.rm(target_path, recursive=True)
-    fs.mv(staging_path, target_path, recursive=True)
-    log.info("published model version %s to %s", version, target)
+    store.write_json(join(staging, "manifest.json"), full)  # last: the folder is complete
+    if store.publish(staging, target):
+        log.info("published model version %s to %s", version, target)
     return target
 
 
-def load_version(lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
+def load_version(store: Store, lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
     """A version's pipeline (sha256-checked before unpickling) and its manifest."""
     folder = lake.model_version(version)
-    manifest = read_json(join(folder, "manifest.json"))
+    manifest = store.read_json(join(folder, "manifest.json"))
     if manifest is None:
         raise FileNotFoundError(f"no model manifest in {folder}")
-    fs, path = filesystem(join(folder, MODEL_FILE))
-    with fs.open(path, "rb") as fh:
-        data = fh.read()
+    data = store.read_bytes(join(folder, MODEL_FILE))
     expected = manifest["sha256"][MODEL_FILE]
     if sha256(data) != expected:
         raise IntegrityError(
@@ -84,9 +77,9 @@ def load_version(lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
     return joblib.load(io.BytesIO(data)), manifest
 
 
-def champion(lake: Lake) -> dict[str, Any] | None:
+def champion(store: Store, lake: Lake) -> dict[str, Any] | None:
     """The champion pointer: {"version", "test_mse", ...}, or None before the first promotion."""
-    return read_json(join(lake.models, CHAMPION))
+    return store.read_json(join(lake.models, CHAMPION))
 
 
 @dataclass(frozen=True)
@@ -107,17 +100,17 @@ def decide(candidate_mse: float, champion_mse: float | None, margin: float) -> D
                            f"x (1 - {margin}) = {threshold:,.0f}")
 
 
-def promote(lake: Lake, version: str, margin: float) -> dict[str, Any]:
+def promote(store: Store, lake: Lake, version: str, margin: float) -> dict[str, Any]:
     """Apply the promotion gate to ``version`` and record the decision in the lake.
 
     Both MSEs come from the version's metrics.json, where the tuning job scored the candidate
     and the champion of the time on the same test rows.
     """
     folder = lake.model_version(version)
-    metrics = read_json(join(folder, "metrics.json"))
+    metrics = store.read_json(join(folder, "metrics.json"))
     if metrics is None:
         raise FileNotFoundError(f"no metrics.json in {folder}")
-    current = champion(lake)
+    current = champion(store, lake)
     on_split = metrics.get("champion_on_test_split") or {}
     if current and on_split.get("version") != current["version"]:
         raise RuntimeError(
@@ -128,9 +121,9 @@ def promote(lake: Lake, version: str, margin: float) -> dict[str, Any]:
     record = {"version": version, "promoted": decision.promote, "reason": decision.reason,
               "candidate_test_mse": metrics["test"]["mse"], "previous_champion": current}
     if decision.promote:
-        write_json_atomic(join(lake.models, CHAMPION), {
+        store.write_json(join(lake.models, CHAMPION), {
             "version": version, "test_mse": metrics["test"]["mse"], "path": folder,
             "mse_over_floor": metrics["test"]["mse_over_floor"]})
-    write_json_atomic(join(lake.models, "decisions", f"{folder.rsplit('/', 1)[1]}.json"), record)
+    store.write_json(join(lake.models, "decisions", f"{folder.rsplit('/', 1)[1]}.json"), record)
     log.info("promotion of %s: %s (%s)", version, "PROMOTED" if decision.promote else "kept out", decision.reason)
     return record

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 from collections.abc import Callable
 from typing import Any
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row
 
 from salary.config import Settings
-from salary.hadoopfs import HadoopFS
-from salary.lake import join
-
-log = logging.getLogger(__name__)
+from salary.lake import SUCCESS, Store, join
+from salary.lake.hadoop_store import HadoopStore
+from salary.lake.tables import write_parquet
 
 
 def as_records(rows: list[Row]) -> list[dict[str, Any]]:
@@ -25,28 +23,21 @@ def as_records(rows: list[Row]) -> list[dict[str, Any]]:
     ]
 
 
-def publish_report(spark: SparkSession, fs: HadoopFS, staging: str, target: str,
-                   tables: dict[str, DataFrame], collected: dict[str, list[Row]]) -> None:
+def publish_report(store: Store, staging: str, target: str, tables: dict[str, DataFrame],
+                   collected: dict[str, list[Row]]) -> None:
     """Write each collected table as one Parquet file under ``staging``, then publish the
-    folder at ``target`` by rename. The queries are not run again, and the few collected rows
-    are written by the driver with pyarrow (a Spark write job per tiny table cost ~1 s each),
-    with the query's schema."""
+    folder at ``target``. The queries are not run again: the few collected rows are written by
+    the driver with pyarrow, with the query's schema (a Spark write job per tiny table cost
+    ~1 s each)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    from salary.lakefs import write_bytes_atomic
-
-    fs.delete(staging)
+    store.stage(staging)
     for name, df in tables.items():
-        schema = to_arrow_schema(df.schema)
-        table = pa.Table.from_pylist([row.asDict() for row in collected[name]], schema=schema)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
-        write_bytes_atomic(join(staging, name, "part-00000.parquet"), sink.getvalue().to_pybytes())
-        write_bytes_atomic(join(staging, name, "_SUCCESS"), b"")
-    fs.replace_dir(staging, target)
-    log.info("published report tables %s to %s", sorted(tables), target)
+        table = pa.Table.from_pylist([row.asDict() for row in collected[name]], schema=to_arrow_schema(df.schema))
+        write_parquet(store, join(staging, name, "part-00000.parquet"), table)
+        store.write_bytes(join(staging, name, SUCCESS), b"")
+    store.publish(staging, target)
 
 
 def run_report_job(
@@ -76,14 +67,9 @@ def run_report_job(
             collected[name] = df.collect()
     target = lake.report(job, args.run_id)
     with stages.stage("publish"):
-        publish_report(spark, HadoopFS(spark, lake.root), lake.staging(job, args.run_id), target, tables, collected)
-    finish_job(spark, join(target, "summary.json"), {
-        "job": job,
-        "run_id": args.run_id,
-        "input": source,
-        "output": target,
-        **summarize(collected),
-        "results": {name: as_records(rows) for name, rows in collected.items()},
-    }, stages)
+        publish_report(HadoopStore(spark, lake.root), lake.staging(job, args.run_id), target, tables, collected)
+    finish_job(spark, join(target, "summary.json"), job, args.run_id, {
+        "input": source, "output": target, **summarize(collected),
+        "results": {name: as_records(rows) for name, rows in collected.items()}}, stages)
     spark.stop()
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 
 from salary.config import Settings, load_settings
 from salary.lake import Lake
+from salary.version import current as code_version
 
 SUMMARY_MARKER = "JOB_SUMMARY "
 
@@ -97,6 +98,19 @@ def parse_summaries(log_text: str) -> list[dict[str, Any]]:
     ]
 
 
+def task_summary(job: str, run_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Log the summary of a task that runs in Airflow itself (no stages), as a job does."""
+    summary = {"job": job, "run_id": run_id, **result, "code_version": code_version()}
+    emit_summary(summary)
+    return summary
+
+
+def summarize(job: str, run_id: str, stages: Stages, result: dict[str, Any]) -> dict[str, Any]:
+    """A job's summary: what it did, its stage timings and the code version it ran."""
+    return {"job": job, "run_id": run_id, **result, "stage_seconds": stages.seconds, "seconds": stages.total,
+            "code_version": code_version()}
+
+
 def emit_summary(summary: dict[str, Any]) -> None:
     """Log the summary as the job's final line."""
     logging.getLogger("salary.summary").info("%s", summary_line(summary))
@@ -112,9 +126,9 @@ def failure_record_uri(argv: list[str]) -> str | None:
 def write_failure_record(uri: str, kind: str, message: str) -> None:
     """The machine-readable reason of a failed attempt; writing it never hides the failure."""
     try:
-        from salary.lakefs import write_json_atomic
+        from salary.lake import open_store
 
-        write_json_atomic(uri, {"kind": kind, "message": message, "at": time.time()})
+        open_store(uri).write_json(uri, {"kind": kind, "message": message, "at": time.time()})
     except Exception:  # noqa: BLE001 - the exit status still says "bad input"
         log.exception("could not write the failure record %s", uri)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-log = logging.getLogger(__name__)
+from salary.runtime import Stages, emit_summary, summarize
 
 # Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
@@ -55,7 +54,7 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     totals = {"input_bytes": 0, "output_bytes": 0, "shuffle_write_bytes": 0,
               "shuffle_read_bytes": 0, "memory_spilled_bytes": 0, "disk_spilled_bytes": 0,
               "peak_execution_memory_bytes": 0, "stages": 0, "tasks": 0}
-    gateway = spark.sparkContext._gateway
+    gateway: Any = spark.sparkContext._gateway
     no_quantiles = gateway.new_array(gateway.jvm.double, 0)
     all_tasks = gateway.jvm.java.util.ArrayList()
     # stageList(statuses=None: all, details, withSummaries, unsortedQuantiles, taskStatus)
@@ -73,7 +72,7 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
         )
     out.update(totals)
 
-    jvm = spark.sparkContext._jvm
+    jvm: Any = spark.sparkContext._jvm
     heap_peak = 0
     for pool in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans():
         if str(pool.getType().toString()) == "Heap memory":
@@ -82,14 +81,13 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     return out
 
 
-def finish_job(spark: SparkSession, report_file: str, summary: dict[str, Any], stages: Any) -> dict[str, Any]:
-    """Complete a job's summary with timings and Spark's metrics, write it to the lake as
-    ``report_file`` and log it as the job's last line."""
-    from salary.hadoopfs import HadoopFS
-    from salary.runtime import emit_summary
+def finish_job(spark: SparkSession, report_file: str, job: str, run_id: str, result: dict[str, Any],
+               stages: Stages) -> dict[str, Any]:
+    """Complete a job's summary with timings, Spark's metrics and the code version, write it to
+    the lake as ``report_file`` and log it as the job's last line."""
+    from salary.lake.hadoop_store import HadoopStore
 
-    summary = {**summary, "stage_seconds": stages.seconds, "spark": resource_metrics(spark)}
-    summary["seconds"] = stages.total
-    HadoopFS(spark, report_file).write_json(report_file, summary)
+    summary = summarize(job, run_id, stages, {**result, "spark": resource_metrics(spark)})
+    HadoopStore(spark, report_file).write_json(report_file, summary)
     emit_summary(summary)
     return summary

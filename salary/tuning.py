@@ -110,11 +110,11 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
     if results.errors:
         # A trial that still fails after its retries fails the search: never silently dropped.
         raise RuntimeError(f"{len(results.errors)} trial(s) failed after {max_failures} retries: {results.errors[0]}")
-    trials = [
-        {"config": r.config, "mse": r.metrics["mse"], "train_rows": r.metrics["train_rows"],
-         "iterations": r.metrics.get("training_iteration"), "node_ip": r.metrics.get("node_ip")}
-        for r in results
-    ]
+    trials = []
+    for r in (results[i] for i in range(len(results))):
+        metrics = r.metrics or {}
+        trials.append({"config": r.config, "mse": metrics["mse"], "train_rows": metrics["train_rows"],
+                       "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip")})
     # Compare trials at the largest budget reached: an early-stopped trial's MSE is on fewer rows.
     top_rows = max(t["train_rows"] for t in trials)
     best = min((t for t in trials if t["train_rows"] == top_rows), key=lambda t: t["mse"])

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from salary.processes import alive, stop_recorded
+from devtools.processes import alive, stop_recorded
 
 CACHE = Path(os.environ.get("SALARY_CACHE", Path.home() / ".cache" / "salary-pipeline"))
 ROOT = CACHE / "docker"

@@ -7,16 +7,15 @@ SALARY_CACHE=${SALARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/salary-pipeline}
 # The venv lives outside the clone so a fresh clone reuses it; setup syncs it to the lock.
 export VENV=${VENV:-$SALARY_CACHE/venv-py311}
 export PATH="$VENV/bin:$PATH"
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
     JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
     export JAVA_HOME
 fi
 
-# Airflow: SQLite metadata in an ignored folder of the repo, our DAGs and plugins.
+# Airflow: SQLite metadata in an ignored folder of the repo, our DAGs. Our hooks, operators and
+# triggers are the installed salary_airflow package (setup.sh), not a plugins folder.
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.local/airflow}
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
-export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}

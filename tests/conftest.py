@@ -28,13 +28,21 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def spark():
-    """One local Spark session for the test session, started before anything else.
+def _spark_before_threads(request):
+    """Start the Spark session first when any collected test uses it, else never.
 
     PySpark launches its JVM with fork + preexec_fn; once other tests have started threads in
     this process (hdfs-native's runtime, aiohttp, Ray's gRPC), that fork can deadlock in the
-    child. Starting the JVM first, while the process has one thread, avoids it.
+    child. Starting the JVM before any test runs, while the process has one thread, avoids it;
+    a run without Spark tests starts no JVM.
     """
+    if any("spark" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("spark")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (local[1]) for the test session."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

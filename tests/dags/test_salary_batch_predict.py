@@ -30,7 +30,7 @@ def test_runs_on_drop_events_from_a_watcher_on_the_drops_asset(dag, settings):
     assert asset.name == "salary_drops" and asset.uri == "salary-lake://drops/incoming"
     (watcher,) = asset.watchers
     classpath, kwargs = watcher.trigger.serialize()
-    assert classpath == "triggers.drops.DropArrivalTrigger"
+    assert classpath == "salary_airflow.triggers.drops.DropArrivalTrigger"
     assert kwargs == {"incoming": "drops/incoming", "lake_root_variable": "lake_root",
                       "webhdfs_conn_id": "webhdfs_default", "poke_interval": settings.predict.poke_interval_seconds,
                       "failures_before_alert": settings.predict.listing_failures_before_alert}

@@ -72,7 +72,7 @@ def test_params_let_a_manual_trigger_change_the_run(dag, settings):
 
 
 def test_tune_model_runs_the_ray_job_with_our_code(dag):
-    from operators.ray import RayJobOperator
+    from salary_airflow.operators.ray import RayJobOperator
 
     task = dag.get_task("tune_model")
     assert isinstance(task, RayJobOperator)

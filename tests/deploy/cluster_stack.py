@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from salary.version import git_commit
+
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / ".local" / "cluster"
 PROJECT = "salary-cluster-test"
@@ -57,6 +59,7 @@ def write_env_file(path: Path) -> dict[str, str]:
         "SPARK_UI_PORT": str(free_port()),
         "HDFS_UI_PORT": str(free_port()),
         "RAY_DASHBOARD_PORT": str(free_port()),
+        "SALARY_GIT_COMMIT": git_commit(REPO),
     }
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)

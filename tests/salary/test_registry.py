@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from salary.lake import Lake
+from salary.lake.fsspec_store import FsspecStore
 from salary.model import build_pipeline
 from salary.registry import IntegrityError, champion, decide, load_version, promote, publish_version
+
+STORE = FsspecStore()
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def _fitted():
 def _publish(lake, version, mse, champion_mse=None, champion_version=None):
     on_split = {"version": champion_version, "mse": champion_mse} if champion_version else None
     metrics = {"test": {"mse": mse, "mse_over_floor": mse / 25e6}, "champion_on_test_split": on_split}
-    return publish_version(lake, version, _fitted(), {"features": ["age"]}, metrics)
+    return publish_version(STORE, lake, version, _fitted(), {"features": ["age"]}, metrics)
 
 
 def test_publish_and_load_round_trip(lake):
@@ -35,10 +38,21 @@ def test_publish_and_load_round_trip(lake):
                                                         "model.joblib", "scaler.pkl"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == "run:1" and set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
-    model, loaded = load_version(lake, "run:1")
+    model, loaded = load_version(STORE, lake, "run:1")
     assert loaded == manifest
     assert model.predict(np.array([[10.0]]))[0] == pytest.approx(10.0, abs=5)
-    assert not any(Path(lake.models.removeprefix("file://"), "_staging").iterdir())
+    assert not STORE.exists(lake.staging("register_model", "run:1"))  # published by renaming the staged folder
+
+
+def test_a_published_version_is_never_replaced(lake):
+    """A retry of the same run keeps the version its earlier attempt published (the champion
+    pointer may name it already): no moment without a version, no version changing under it."""
+    first = _publish(lake, "v1", 30e6)
+    before = STORE.read_json(f"{first}/manifest.json")
+    assert _publish(lake, "v1", 20e6) == first
+    assert STORE.read_json(f"{first}/manifest.json") == before
+    assert STORE.read_json(f"{first}/metrics.json")["test"]["mse"] == 30e6
+    assert not STORE.exists(lake.staging("register_model", "v1"))
 
 
 def test_tampered_artifact_is_refused(lake):
@@ -46,7 +60,7 @@ def test_tampered_artifact_is_refused(lake):
     artifact = Path(target.removeprefix("file://")) / "model.joblib"
     artifact.write_bytes(artifact.read_bytes() + b"\0")
     with pytest.raises(IntegrityError, match="refusing to load"):
-        load_version(lake, "v1")
+        load_version(STORE, lake, "v1")
 
 
 @pytest.mark.parametrize(("candidate", "incumbent", "promoted"), [
@@ -57,15 +71,15 @@ def test_decide(candidate, incumbent, promoted):
 
 def test_gate_promotes_better_keeps_out_worse_and_records_everything(lake):
     _publish(lake, "v1", 30e6)
-    assert promote(lake, "v1", 0.001)["promoted"] is True
-    assert champion(lake)["version"] == "v1"
+    assert promote(STORE, lake, "v1", 0.001)["promoted"] is True
+    assert champion(STORE, lake)["version"] == "v1"
     _publish(lake, "v2", 31e6, champion_mse=30e6, champion_version="v1")
-    record = promote(lake, "v2", 0.001)
+    record = promote(STORE, lake, "v2", 0.001)
     assert record["promoted"] is False and "does not beat" in record["reason"]
-    assert champion(lake)["version"] == "v1"
+    assert champion(STORE, lake)["version"] == "v1"
     _publish(lake, "v3", 26e6, champion_mse=30.5e6, champion_version="v1")
-    assert promote(lake, "v3", 0.001)["promoted"] is True
-    assert champion(lake) == {"version": "v3", "test_mse": 26e6, "path": lake.model_version("v3"),
+    assert promote(STORE, lake, "v3", 0.001)["promoted"] is True
+    assert champion(STORE, lake) == {"version": "v3", "test_mse": 26e6, "path": lake.model_version("v3"),
                               "mse_over_floor": 26e6 / 25e6}
     models = Path(lake.models.removeprefix("file://"))
     assert sorted(p.name for p in (models / "decisions").iterdir()) == ["v1.json", "v2.json", "v3.json"]
@@ -74,7 +88,7 @@ def test_gate_promotes_better_keeps_out_worse_and_records_everything(lake):
 
 def test_gate_refuses_a_comparison_against_a_stale_champion(lake):
     _publish(lake, "v1", 30e6)
-    promote(lake, "v1", 0.001)
+    promote(STORE, lake, "v1", 0.001)
     _publish(lake, "v2", 20e6, champion_mse=30e6, champion_version="v0")
     with pytest.raises(RuntimeError, match="champion changed"):
-        promote(lake, "v2", 0.001)
+        promote(STORE, lake, "v2", 0.001)

@@ -1,0 +1,135 @@
+"""Curating the raw chunks (Spark): validate, normalise, reject, de-duplicate, publish.
+
+Reads every complete chunk under <lake>/datasets/parquet_chunks/ (a folder with _SUCCESS),
+fails on a missing column or wrong type before reading any rows, rejects rows with nulls or
+out-of-range ages (to <lake>/datasets/rejected/<run>/<reason>/), drops duplicate ids, and
+publishes the curated version by rename, then points _CURRENT at it. The row counts reconcile:
+rows in = curated + rejected + duplicates dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from salary.config import Settings
+from salary.errors import BadInputError
+from salary.etl import (
+    CONFLICTING_ID,
+    CURATED,
+    REASON,
+    REJECTED,
+    STATUS,
+    check_schema,
+    clean,
+    clean_metrics,
+    normalise,
+    routed,
+)
+from salary.lake import CURRENT, GENERATED_CHUNK, MANIFEST, SUCCESS, Lake, Store, join, path_segment
+from salary.runtime import Stages
+from salary.schema import RAW_COLUMNS
+
+JOB = "etl_benchmark"
+log = logging.getLogger(__name__)
+
+REJECT_REASONS = tuple(f"null_{c}" for c in RAW_COLUMNS) + ("blank_name", "age_out_of_range", CONFLICTING_ID)
+
+
+def complete_chunks(store: Store, raw: str) -> list[str]:
+    """Paths of the raw chunks that finished writing; incomplete ones are logged and skipped."""
+    chunks = []
+    for name in store.dirs(raw):
+        path = join(raw, name)
+        if store.exists(join(path, SUCCESS)):
+            chunks.append(path)
+        else:
+            log.warning("skipping raw chunk %s: no %s marker (still being written?)", path, SUCCESS)
+    if not chunks:
+        raise BadInputError(f"no complete raw chunk under {raw}")
+    return chunks
+
+
+def read_raw(spark: SparkSession, chunks: list[str]) -> DataFrame:
+    """All chunks, each validated and normalised to the curated schema, as one DataFrame."""
+    frames = []
+    for path in chunks:
+        df = spark.read.parquet(path)
+        check_schema(df.schema, f"raw chunk {path}")
+        frames.append(normalise(df))
+    return functools.reduce(DataFrame.unionByName, frames)
+
+
+def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, run_id: str,
+            stages: Stages) -> dict[str, Any]:
+    truth = settings.dataset.truth
+    with stages.stage("read_validate"):
+        chunks = complete_chunks(store, lake.raw)
+        raw = read_raw(spark, chunks)
+
+    seen, counted = Observation("raw"), Observation("cleaned")
+    raw = raw.observe(seen, F.count(F.lit(1)).alias("rows_in"))
+    cleaned = clean(raw, truth.age_min, truth.age_max).observe(
+        counted,
+        *clean_metrics(),
+        *[F.sum(F.when(F.col(REASON) == r, 1).otherwise(0)).alias(r) for r in REJECT_REASONS],
+    )
+    staging = lake.staging(JOB, run_id)
+    store.delete(staging)  # what an earlier attempt of this run left (Spark's writer makes the folder)
+    # One pass: scan, normalise, flag, de-duplicate (one shuffle), write curated and rejected rows.
+    with stages.stage("transform_write"):
+        routed(cleaned).write.partitionBy(STATUS, REASON).mode("overwrite").parquet(staging)
+
+    rows_in = int(seen.get["rows_in"])
+    metrics = {k: int(v or 0) for k, v in counted.get.items()}
+    rejected_by_reason = {r: n for r in REJECT_REASONS if (n := metrics.pop(r))}
+    accounted = metrics["rows_out"] + metrics["rows_rejected"] + metrics["duplicates_dropped"]
+    if accounted != rows_in:
+        raise RuntimeError(f"row counts do not reconcile: {rows_in} in, {accounted} accounted for {metrics}")
+    if rejected_by_reason.get(CONFLICTING_ID):
+        log.warning("%d rows share an id with a different curated row: rejected as %s",
+                    rejected_by_reason[CONFLICTING_ID], CONFLICTING_ID)
+
+    curated_out = lake.curated_version(run_id)
+    rejected_out = lake.rejected_rows(run_id)
+    with stages.stage("publish"):
+        staged_curated = join(staging, f"{STATUS}={CURATED}", f"{REASON}=__HIVE_DEFAULT_PARTITION__")
+        if not store.exists(staged_curated):  # every row was rejected: publish an empty dataset
+            spark.createDataFrame([], raw.schema).write.mode("overwrite").parquet(staged_curated)
+        store.write_json(join(staged_curated, MANIFEST), {
+            "run_id": run_id,
+            "rows": metrics["rows_out"],
+            "columns": list(RAW_COLUMNS),
+            "source_chunks": chunks,
+            "generated_manifest": store.read_json(join(lake.raw, GENERATED_CHUNK, MANIFEST)),
+        })
+        store.write_atomic(join(staged_curated, SUCCESS), b"")
+        store.publish(join(staging, f"{STATUS}={REJECTED}"), rejected_out)
+        store.publish(staged_curated, curated_out)
+        store.write_atomic(join(lake.curated, CURRENT), (path_segment(run_id) + "\n").encode())
+        store.delete(staging)
+        removed = prune_versions(store, lake.curated, keep=settings.lake.curated_versions_kept,
+                                 current=path_segment(run_id))
+    return {
+        "rows_in": rows_in,
+        **metrics,
+        "rejected_by_reason": rejected_by_reason,
+        "source_chunks": chunks,
+        "output": curated_out,
+        "rejected_output": rejected_out if rejected_by_reason else None,
+        "pruned_versions": removed,
+    }
+
+
+def prune_versions(store: Store, curated: str, keep: int, current: str) -> list[str]:
+    """Delete all but the newest ``keep`` curated versions (never the current one)."""
+    versions = [n for n in store.dirs(curated) if n != current]
+    versions.sort(key=lambda n: store.mtime(join(curated, n)), reverse=True)
+    doomed = versions[max(keep - 1, 0):]
+    for name in doomed:
+        store.delete(join(curated, name))
+    return doomed

@@ -1,0 +1,121 @@
+"""The lake through fsspec: the local file system for ``file://`` roots, hdfs-native's fsspec
+implementation (a Rust client, no JVM) for ``hdfs://`` roots. Used by Ray jobs, Airflow tasks
+and scripts: everything that is not a Spark driver."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from salary.lake.store import Store
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _rename_noreplace(src: str, dst: str) -> None:
+    """Linux renameat2(RENAME_NOREPLACE): atomic, and fails if ``dst`` exists (even a folder)."""
+    if _libc.renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) != 0:
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, f"rename destination {dst} already exists")
+        if err == errno.ENOENT:
+            raise FileNotFoundError(err, f"rename source {src} does not exist")
+        raise OSError(err, f"rename {src} -> {dst}: {os.strerror(err)}")
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    return "file" in fs.protocol if isinstance(fs.protocol, tuple) else fs.protocol == "file"
+
+
+class FsspecStore(Store):
+    """A ``Store`` over fsspec; one instance serves any URI (file systems are cached by fsspec)."""
+
+    @classmethod
+    def for_uri(cls, uri: str) -> FsspecStore:
+        return cls()
+
+    @staticmethod
+    def _at(uri: str) -> tuple[AbstractFileSystem, str]:
+        fs, path = fsspec.core.url_to_fs(uri)
+        return fs, path
+
+    def filesystem(self, uri: str) -> tuple[AbstractFileSystem, str]:
+        """The fsspec file system serving ``uri`` and the path within it (for readers such as
+        ``pyarrow.parquet.read_table(path, filesystem=fs)``)."""
+        return self._at(uri)
+
+    def exists(self, uri: str) -> bool:
+        fs, path = self._at(uri)
+        return bool(fs.exists(path))
+
+    def isdir(self, uri: str) -> bool:
+        fs, path = self._at(uri)
+        return bool(fs.isdir(path))
+
+    def names(self, uri: str) -> list[str]:
+        fs, path = self._at(uri)
+        try:
+            listed = fs.ls(path, detail=False)
+        except FileNotFoundError:
+            return []
+        if len(listed) == 1 and listed[0].rstrip("/") == path.rstrip("/") and not fs.isdir(path):
+            return []  # ls of a file lists the file itself
+        return sorted(str(p).rstrip("/").rsplit("/", 1)[-1] for p in listed)
+
+    def size(self, uri: str) -> int:
+        fs, path = self._at(uri)
+        return int(fs.info(path)["size"])
+
+    def mtime(self, uri: str) -> float:
+        fs, path = self._at(uri)
+        info: dict[str, Any] = fs.info(path)
+        if "mtime" in info:
+            return float(info["mtime"])
+        return float(info["modification_time"]) / 1000  # hdfs-native: milliseconds
+
+    def read_bytes(self, uri: str) -> bytes:
+        fs, path = self._at(uri)
+        with fs.open(path, "rb") as fh:
+            return bytes(fh.read())
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        # One buffered write: HDFS clients are slow with many small writes.
+        fs, path = self._at(uri)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as fh:
+            fh.write(data)
+
+    def mkdirs(self, uri: str) -> None:
+        fs, path = self._at(uri)
+        fs.makedirs(path, exist_ok=True)
+
+    def delete(self, uri: str) -> None:
+        fs, path = self._at(uri)
+        if fs.exists(path):
+            try:
+                fs.rm(path, recursive=True)
+            except FileNotFoundError:
+                pass
+
+    def _rename(self, src: str, dst: str) -> None:
+        fs, src_path = self._at(src)
+        _, dst_path = self._at(dst)
+        if _is_local(fs):
+            _rename_noreplace(src_path, dst_path)
+        else:
+            fs.mv(src_path, dst_path, overwrite=False)  # hdfs-native: one rename2 RPC
+
+    def _replace_file(self, src: str, dst: str) -> None:
+        fs, src_path = self._at(src)
+        _, dst_path = self._at(dst)
+        if _is_local(fs):
+            os.replace(src_path, dst_path)
+        else:
+            fs.mv(src_path, dst_path, overwrite=True)  # rename2 with OVERWRITE

@@ -1,0 +1,179 @@
+"""Batch prediction of claimed drops with the champion model on a Ray cluster.
+
+For each drop: read and validate it, predict its valid rows in parallel Ray tasks (the model is
+put in the object store once), and stage predictions/<drop>/ (Parquet, the report's
+predictions.csv, monitoring.json, _MANIFEST.json, _SUCCESS last) and the rows it rejected. The
+DAG's publish task then makes them visible by renames. Rows in = rows predicted + rows rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import ray
+
+from salary.config import Settings
+from salary.drops import PREDICTION, REJECT_REASON, DropRejected
+from salary.drops.claims import claim_drops
+from salary.drops.publish import already_published, stage_rejected, staging_dir
+from salary.drops.validate import read_drop, validate_rows
+from salary.errors import BadInputError
+from salary.lake import MANIFEST, SUCCESS, Lake, Store, join
+from salary.lake.tables import write_csv, write_parquet
+from salary.model import features
+from salary.monitoring import drift_report
+from salary.registry import champion, load_version
+from salary.runtime import Stages
+from salary.schema import DROP_COLUMNS, LABEL
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(num_cpus=1)
+def predict_batch(model: Any, X: np.ndarray) -> np.ndarray:
+    """One batch of rows through the model (one CPU: the batches run side by side)."""
+    return model.predict(X)
+
+
+@ray.remote(num_cpus=1)
+def warm_up() -> int:
+    """Start a worker and import the model's code while the driver reads and validates the
+    drop (a job's workers are new processes; importing scikit-learn takes seconds)."""
+    import sklearn.ensemble  # noqa: F401
+
+    return os.getpid()
+
+
+def predict_parallel(model_ref: Any, X: np.ndarray, batch_rows: int, cpus: int) -> np.ndarray:
+    """Predict in at least one batch per CPU, at most ``batch_rows`` rows each, in order."""
+    if len(X) == 0:
+        return np.empty(0)
+    batches = max(cpus, -(-len(X) // batch_rows))
+    parts = [p for p in np.array_split(X, batches) if len(p)]
+    return np.concatenate(ray.get([predict_batch.remote(model_ref, p) for p in parts]))
+
+
+def live_metrics(valid: pd.DataFrame, prediction: np.ndarray, manifest: dict[str, Any],
+                 default_floor: float) -> dict[str, Any] | None:
+    """MSE of the predictions on the rows that carry the true salary, against the noise floor."""
+    if LABEL not in valid.columns or not valid[LABEL].notna().any():
+        return None
+    labelled = valid[LABEL].notna().to_numpy()
+    mse = float(np.mean((valid[LABEL].to_numpy()[labelled] - prediction[labelled]) ** 2))
+    test = manifest.get("test_metrics", {})
+    floor = float(test.get("floor_mse") or default_floor)
+    return {"rows_with_label": int(labelled.sum()), "mse": mse, "floor_mse": floor, "mse_over_floor": mse / floor,
+            "test_mse_over_floor": test.get("mse_over_floor")}
+
+
+def prediction_table(valid: pd.DataFrame, X: np.ndarray, names: Sequence[str], prediction: np.ndarray,
+                     version: str) -> pa.Table:
+    """The published rows: the drop's columns, the model's features, the prediction, the model."""
+    out = valid[list(DROP_COLUMNS)].copy()
+    for j, name in enumerate(names):
+        if name not in out.columns:
+            out[name] = X[:, j]
+    if LABEL in valid.columns:
+        out[LABEL] = valid[LABEL]
+    out[PREDICTION] = prediction
+    return pa.Table.from_pandas(out, preserve_index=False).append_column(
+        "model_version", pa.repeat(pa.scalar(version), len(out)).dictionary_encode())
+
+
+def _stage_predictions(store: Store, folder: str, table: pa.Table, monitoring: dict[str, Any],
+                       result: dict[str, Any]) -> None:
+    with ThreadPoolExecutor(2) as pool:  # Arrow encodes and the HDFS client writes off the GIL
+        done = [pool.submit(write_parquet, store, join(folder, "predictions.parquet"), table),
+                pool.submit(write_csv, store, join(folder, "predictions.csv"), table)]
+        for future in done:
+            future.result()
+    store.write_json(join(folder, "monitoring.json"), monitoring)
+    store.write_json(join(folder, MANIFEST), result)
+    store.write_atomic(join(folder, SUCCESS), b"")  # last: the folder is complete
+
+
+def _rejected_whole(store: Store, staged: str, result: dict[str, Any], reason: str) -> dict[str, Any]:
+    log.warning("drop %s rejected: %s", result["drop"], reason)
+    stage_rejected(store, join(staged, "rejected"), result["drop"], reason, {}, None, result["run"])
+    return {**result, "status": "rejected", "reason": reason, "rows_in": None, "rows_predicted": 0,
+            "rows_rejected": None}
+
+
+def predict_drop(store: Store, lake: Lake, settings: Settings, owner: str, drop: str, model_ref: Any,
+                 manifest: dict[str, Any], cpus: int, stages: Stages) -> dict[str, Any]:
+    """Validate and predict one claimed drop; stage its outputs. Returns its result record."""
+    staged = staging_dir(lake, owner, drop)
+    truth = settings.dataset.truth
+    result: dict[str, Any] = {"drop": drop, "model_version": manifest["version"], "run": owner}
+    published = already_published(store, lake, drop)
+    if published is not None and published.get("run") == owner:
+        log.info("drop %s: predictions already published by this run (a retry): not predicted again", drop)
+        return {**published, "status": "predicted"}
+    if published is not None:
+        return _rejected_whole(store, staged, result, (
+            f"{drop}: a drop of this name was already predicted by run {published.get('run')} "
+            f"(predictions/{drop}); send new data under a new name"))
+    try:
+        with stages.stage(f"{drop}:read"):
+            table, files = read_drop(store, join(lake.claimed(owner), drop), drop)
+    except DropRejected as exc:
+        return _rejected_whole(store, staged, result, str(exc))
+
+    with stages.stage(f"{drop}:validate"):
+        valid, rejected = validate_rows(table, truth.age_min, truth.age_max)
+        names = tuple(manifest["features"])
+        X = features(valid, pd.Timestamp(manifest["as_of"]).date(), names)
+    with stages.stage(f"{drop}:predict"):
+        prediction = predict_parallel(model_ref, X, settings.predict.batch_rows, cpus)
+    with stages.stage(f"{drop}:monitor"):
+        monitoring = drift_report(manifest.get("reference"), X, names, settings.predict.psi_drift)
+        live = live_metrics(valid, prediction, manifest, truth.noise_floor_mse)
+        if live is not None:
+            monitoring["live"] = live
+    counts = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
+    result.update(status="predicted" if len(valid) else "rejected", files=files, rows_in=len(table),
+                  rows_predicted=len(valid), rows_rejected=len(rejected), rejected_by_reason=counts,
+                  psi=monitoring.get("psi"), drifted=monitoring.get("drifted"), live=monitoring.get("live"))
+    if result["rows_in"] != result["rows_predicted"] + result["rows_rejected"]:
+        raise AssertionError(f"{drop}: rows do not reconcile: {result}")
+
+    with stages.stage(f"{drop}:write"):
+        store.stage(staged)
+        if len(rejected):
+            stage_rejected(store, join(staged, "rejected"), drop, f"{len(rejected)} of {len(table)} rows rejected",
+                           counts, rejected, owner)
+        if len(valid):
+            _stage_predictions(store, join(staged, "predictions"),
+                               prediction_table(valid, X, names, prediction, manifest["version"]), monitoring, result)
+    log.info("drop %s: %d rows in, %d predicted, %d rejected %s; PSI %s", drop, result["rows_in"],
+             result["rows_predicted"], result["rows_rejected"], counts or "", monitoring.get("psi"))
+    return result
+
+
+def predict_drops(store: Store, lake: Lake, settings: Settings, run_id: str, wanted: Sequence[str],
+                  stages: Stages) -> dict[str, Any]:
+    """Claim the drops (``wanted`` plus this run's and expired claims) and predict each one."""
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    workers = [warm_up.remote() for _ in range(cpus)]
+    incumbent = champion(store, lake)
+    if incumbent is None:
+        # Checked before claiming: the drops stay in incoming/ for a later run.
+        raise BadInputError("no champion model in the registry yet: run salary_training first")
+    with stages.stage("load_model"):
+        model, manifest = load_version(store, lake, incumbent["version"])
+        model_ref = ray.put(model)
+    with stages.stage("claim"):
+        claims = claim_drops(store, lake, run_id, wanted, settings.predict.claim_lease_seconds)
+    log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
+    with stages.stage("workers_ready"):  # start-up, not work: new processes for this job
+        warm = len(set(ray.get(workers)))
+    results = [{**predict_drop(store, lake, settings, run_id, c.drop, model_ref, manifest, cpus, stages),
+                "claim": c.how} for c in claims]
+    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus, "warm_workers": warm}

@@ -1,0 +1,44 @@
+"""The pipeline's data as Airflow assets: what each DAG reads and writes, for the UI's lineage
+(curated dataset -> champion model -> predictions) and for event-driven scheduling (drops).
+
+URIs name places in the lake (``salary-lake://<layout path>``) independently of the lake
+root, which differs between deployments. Light: DAG files import it.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetAlias, AssetWatcher
+
+from salary.config import load_settings
+from salary_airflow.triggers.drops import DropArrivalTrigger
+
+SETTINGS = load_settings()
+LAKE = SETTINGS.lake
+GROUP = "salary"
+
+
+def lake_asset(name: str, path: str) -> Asset:
+    return Asset(name=name, uri=f"salary-lake://{path}", group=GROUP)
+
+
+CURATED = lake_asset("salary_curated", LAKE.curated)
+# A new champion is an event only when promote_model promotes: it emits through this alias.
+CHAMPION_ALIAS = AssetAlias(name="salary_champion_promotions", group=GROUP)
+CHAMPION = lake_asset("salary_champion", f"{LAKE.models}/champion")
+PREDICTIONS = lake_asset("salary_predictions", LAKE.predictions)
+
+DROPS = Asset(
+    name="salary_drops",
+    uri=f"salary-lake://{LAKE.drops}/incoming",
+    group=GROUP,
+    watchers=[AssetWatcher(
+        name="salary_drop_arrival",
+        trigger=DropArrivalTrigger(
+            incoming=f"{LAKE.drops}/incoming",
+            lake_root_variable="lake_root",
+            webhdfs_conn_id="webhdfs_default",
+            poke_interval=SETTINGS.predict.poke_interval_seconds,
+            failures_before_alert=SETTINGS.predict.listing_failures_before_alert,
+        ),
+    )],
+)
