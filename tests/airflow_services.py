@@ -4,10 +4,8 @@ loopback, driven through the CLI as a user would, stopped by PID."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,15 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import airflow, free_port, json_rows
 
-def airflow(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def json_rows(proc: subprocess.CompletedProcess) -> list[dict[str, Any]]:
-    """The JSON table an `airflow ... -o json` command printed (Airflow may log lines before it)."""
-    line = next((line for line in proc.stdout.splitlines() if line.startswith("[")), "[]")
-    return json.loads(line)
+__all__ = ["AirflowServices", "airflow", "airflow_services", "json_rows"]
 
 
 class AirflowServices:
@@ -64,12 +56,6 @@ class AirflowServices:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         rows = json_rows(airflow(self.env, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"))
         return {row["task_id"]: row["state"] for row in rows}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

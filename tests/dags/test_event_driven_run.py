@@ -21,6 +21,7 @@ import pytest
 
 from salary.lake import SUCCESS, Lake
 from tests.airflow_services import airflow, airflow_services
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -35,14 +36,6 @@ def api(services, path: str) -> dict:
 def asset_events(services, name: str) -> list[dict]:
     (asset,) = [a for a in api(services, "assets?limit=100")["assets"] if a["name"] == name]
     return api(services, f"assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval)
-    return result
 
 
 def make_drop(lake: Lake, name: str, rows: int, seed: int) -> None:

@@ -21,13 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from salary.drops import LABEL
+from devtools.synthetic import people
 from salary.lake import CURRENT, SUCCESS, Lake, join
-from salary.lakefs import filesystem, read_json, write_bytes_atomic
+from salary.lake.fsspec_store import FsspecStore
 from salary.model import features
 from salary.registry import champion, load_version
 from salary.runtime import parse_summaries
-from salary.synthetic import people
+from salary.schema import LABEL
+from tests.helpers import airflow, json_rows, put
+
+STORE = FsspecStore()
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +38,9 @@ GOOD_ROWS = 20_000
 BAD_AGES, NULL_ACTIVE = 30, 20
 
 
-def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=1200)
-
-
 def task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
-    def doc(proc):
-        return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("[")))
-
-    run_id = doc(airflow(env, "dags", "list-runs", dag_id, "-o", "json"))[0]["run_id"]
-    return {s["task_id"]: s["state"] for s in doc(airflow(env, "tasks", "states-for-dag-run", dag_id, run_id,
+    run_id = json_rows(airflow(env, "dags", "list-runs", dag_id, "-o", "json"))[0]["run_id"]
+    return {s["task_id"]: s["state"] for s in json_rows(airflow(env, "tasks", "states-for-dag-run", dag_id, run_id,
                                                           "-o", "json"))}
 
 
@@ -67,24 +63,13 @@ def fresh_home(tmp_path_factory, cluster_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def put(uri: str, data: pa.Table | bytes) -> None:
-    if isinstance(data, pa.Table):
-        buf = io.BytesIO()
-        pq.write_table(data, buf)
-        data = buf.getvalue()
-    fs, path = filesystem(uri)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    with fs.open(path, "wb") as fh:
-        fh.write(data)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, cluster):
     """salary_training on the cluster, lake on HDFS: a champion model to predict with."""
     lake, cluster_env = cluster
     env = fresh_home(tmp_path_factory, cluster_env)
     proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": 20_000, "seed": 5}),
-                   check=False)
+                   check=False, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return lake, task_states(env, "salary_training"), proc.stdout + proc.stderr
 
@@ -92,12 +77,12 @@ def trained(tmp_path_factory, cluster):
 def test_training_runs_end_to_end_on_hdfs(trained):
     lake, states, _ = trained
     assert set(states.values()) == {"success"}, states
-    fs, curated = filesystem(lake.curated)
+    fs, curated = STORE.filesystem(lake.curated)
     version = fs.cat_file(f"{curated}/{CURRENT}").decode().strip()
     assert fs.exists(f"{curated}/{version}/{SUCCESS}")
-    assert champion(lake)["version"]
+    assert champion(STORE, lake)["version"]
     for job in ("etl_benchmark", "top_earners", "age_distribution"):
-        assert fs.find(filesystem(join(lake.root, "reports", job))[1]), job
+        assert fs.find(STORE.filesystem(join(lake.root, "reports", job))[1]), job
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +97,7 @@ def drops(trained, settings):
     batch = people(3_000, seed=2, spec=settings.dataset, start_id=2 * 10**9, with_salary=False)
     put(join(lake.incoming, "batch", "part-0.parquet"), pa.Table.from_pandas(batch[:1000], preserve_index=False))
     put(join(lake.incoming, "batch", "part-1.parquet"), pa.Table.from_pandas(batch[1000:], preserve_index=False))
-    write_bytes_atomic(join(lake.incoming, "batch", SUCCESS), b"")
+    STORE.write_atomic(join(lake.incoming, "batch", SUCCESS), b"")
     sample = pa.Table.from_pandas(people(10, seed=3, spec=settings.dataset), preserve_index=False)
     put(join(lake.incoming, "corrupt.parquet"), b"PAR1 this is not parquet")
     put(join(lake.incoming, "empty.parquet"), b"")
@@ -144,7 +129,7 @@ def test_spark_tasks_ran_on_the_standalone_worker(trained, spark_standalone):
 def test_tune_trials_ran_on_both_ray_nodes(trained):
     lake, states, log = trained
     tune = next(doc for doc in parse_summaries(log) if doc["job"] == "tune_model")
-    metrics = read_json(join(tune["output"], "metrics.json"))
+    metrics = STORE.read_json(join(tune["output"], "metrics.json"))
     nodes = {trial["node_ip"] for trial in metrics["trials"]}
     assert nodes == {"127.0.0.2", "127.0.0.3"}, metrics["trials"]
 
@@ -158,7 +143,7 @@ def predicted(trained, drops, tmp_path_factory, settings, cluster):
     procs: list[subprocess.CompletedProcess] = [None, None]  # type: ignore[list-item]
 
     def run(i: int) -> None:
-        procs[i] = airflow(envs[i], "dags", "test", "salary_batch_predict", check=False)
+        procs[i] = airflow(envs[i], "dags", "test", "salary_batch_predict", check=False, timeout=1200)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for t in threads:
@@ -189,7 +174,7 @@ def test_each_complete_drop_is_claimed_by_exactly_one_run(predicted):
 
 def test_drops_still_being_written_stay_in_incoming(predicted):
     lake, *_ = predicted
-    fs, incoming = filesystem(lake.incoming)
+    fs, incoming = STORE.filesystem(lake.incoming)
     assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(incoming, detail=False)) == ["copying.parquet._COPYING_",
                                                                                   "writing"]
 
@@ -202,29 +187,29 @@ def test_drops_still_being_written_stay_in_incoming(predicted):
 ])
 def test_bad_drops_are_rejected_whole_with_their_reason(predicted, drop, reason):
     lake, *_ = predicted
-    fs, folder = filesystem(join(lake.rejected_drops, drop))
-    assert reason in read_json(join(lake.rejected_drops, drop, "_REASON.json"))["reason"]
+    fs, folder = STORE.filesystem(join(lake.rejected_drops, drop))
+    assert reason in STORE.read_json(join(lake.rejected_drops, drop, "_REASON.json"))["reason"]
     assert fs.exists(f"{folder}/{drop}")  # the data itself is kept next to its reason
-    assert not fs.exists(filesystem(lake.predictions(drop))[1])
+    assert not fs.exists(STORE.filesystem(lake.predictions(drop))[1])
 
 
 def test_partly_bad_drop_predicts_valid_rows_and_rejects_the_rest(predicted):
     lake, *_ = predicted
-    manifest = read_json(join(lake.predictions("good.parquet"), "_MANIFEST.json"))
+    manifest = STORE.read_json(join(lake.predictions("good.parquet"), "_MANIFEST.json"))
     assert manifest["rows_in"] == GOOD_ROWS
     assert manifest["rows_predicted"] == GOOD_ROWS - BAD_AGES - NULL_ACTIVE
     assert manifest["rows_rejected"] == BAD_AGES + NULL_ACTIVE
     assert manifest["rejected_by_reason"] == {"age_out_of_range": BAD_AGES, "null_is_active": NULL_ACTIVE}
-    fs, rows = filesystem(join(lake.rejected_drops, "good.parquet", "rows.parquet"))
+    fs, rows = STORE.filesystem(join(lake.rejected_drops, "good.parquet", "rows.parquet"))
     with fs.open(rows, "rb") as fh:
         rejected = pq.read_table(io.BytesIO(fh.read())).to_pandas()
     assert len(rejected) == BAD_AGES + NULL_ACTIVE and set(rejected["reject_reason"]) == {"age_out_of_range",
                                                                                        "null_is_active"}
-    assert fs.exists(filesystem(join(lake.processed, "good.parquet"))[1])
+    assert fs.exists(STORE.filesystem(join(lake.processed, "good.parquet"))[1])
 
 
 def read_predictions(lake: Lake, drop: str) -> pd.DataFrame:
-    fs, path = filesystem(join(lake.predictions(drop), "predictions.parquet"))
+    fs, path = STORE.filesystem(join(lake.predictions(drop), "predictions.parquet"))
     with fs.open(path, "rb") as fh:
         return pq.read_table(io.BytesIO(fh.read())).to_pandas()
 
@@ -233,32 +218,32 @@ def read_predictions(lake: Lake, drop: str) -> pd.DataFrame:
 def test_predictions_match_the_champion_applied_locally(predicted, drops, drop):
     lake, *_ = predicted
     out = read_predictions(lake, drop)
-    model, manifest = load_version(lake, champion(lake)["version"])
+    model, manifest = load_version(STORE, lake, champion(STORE, lake)["version"])
     expected = model.predict(features(out, pd.Timestamp(manifest["as_of"]).date(), manifest["features"]))
     np.testing.assert_allclose(out["prediction"].to_numpy(), expected, rtol=1e-9)
     assert set(out["model_version"]) == {manifest["version"]}
     source = drops[drop]
-    assert set(out["id"]) <= set(source["id"]) and len(out) == read_json(
+    assert set(out["id"]) <= set(source["id"]) and len(out) == STORE.read_json(
         join(lake.predictions(drop), "_MANIFEST.json"))["rows_predicted"]
-    fs, csv = filesystem(join(lake.predictions(drop), "predictions.csv"))
+    fs, csv = STORE.filesystem(join(lake.predictions(drop), "predictions.csv"))
     assert fs.cat_file(csv).decode().count("\n") == len(out) + 1
-    assert fs.exists(filesystem(join(lake.predictions(drop), SUCCESS))[1])
+    assert fs.exists(STORE.filesystem(join(lake.predictions(drop), SUCCESS))[1])
 
 
 def test_monitoring_records_drift_and_live_error(predicted):
     lake, *_ = predicted
-    good = read_json(join(lake.predictions("good.parquet"), "monitoring.json"))
+    good = STORE.read_json(join(lake.predictions("good.parquet"), "monitoring.json"))
     assert set(good["psi"]) == {"age", "is_active", "tenure_years"}
     assert max(good["psi"].values()) < 0.05 and good["drifted"] == []  # same distribution as training
     assert good["live"]["rows_with_label"] == GOOD_ROWS - BAD_AGES - NULL_ACTIVE
     assert good["live"]["mse_over_floor"] < 1.3
-    batch = read_json(join(lake.predictions("batch"), "monitoring.json"))
+    batch = STORE.read_json(join(lake.predictions("batch"), "monitoring.json"))
     assert "live" not in batch and LABEL not in read_predictions(lake, "batch").columns
 
 
 def test_nothing_is_left_claimed_or_staged(predicted):
     lake, *_ = predicted
-    fs, claimed = filesystem(join(lake.drops, "claimed"))
+    fs, claimed = STORE.filesystem(join(lake.drops, "claimed"))
     assert not fs.exists(claimed) or fs.ls(claimed, detail=False) == []
-    _, staging = filesystem(join(lake.root, lake.layout.staging, "predict"))
+    _, staging = STORE.filesystem(join(lake.root, lake.layout.staging, "predict"))
     assert not fs.exists(staging) or fs.find(staging) == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -16,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from salary.lake import CURRENT, Lake, failure_record, path_segment
-from salary.ray_runtime import code_version
 from salary.runtime import parse_summaries
+from salary.version import code_version
+from tests.helpers import airflow, json_rows, local
 
 pytestmark = pytest.mark.slow
 
@@ -26,23 +26,14 @@ ROWS = 30_000
 SEED = 11
 
 
-def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=900)
-
-
-def json_output(proc: subprocess.CompletedProcess) -> list[dict]:
-    """The JSON document of a CLI command whose stdout may carry warnings before it."""
-    return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("[")))
-
-
 def summaries(log_text: str) -> dict[str, dict]:
     return {doc["job"]: doc for doc in parse_summaries(log_text)}
 
 
 def latest_run(env: dict[str, str]) -> tuple[str, dict[str, str]]:
-    runs = json_output(airflow(env, "dags", "list-runs", "salary_training", "-o", "json"))
+    runs = json_rows(airflow(env, "dags", "list-runs", "salary_training", "-o", "json"))
     run_id = max(runs, key=lambda r: r["run_after"])["run_id"]
-    states = json_output(airflow(env, "tasks", "states-for-dag-run", "salary_training", run_id, "-o", "json"))
+    states = json_rows(airflow(env, "tasks", "states-for-dag-run", "salary_training", run_id, "-o", "json"))
     return run_id, {s["task_id"]: s["state"] for s in states}
 
 
@@ -61,14 +52,10 @@ def stack(tmp_path_factory, settings, ray_cluster):
 def first_run(stack):
     env, lake_dir, lake = stack
     proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": ROWS, "seed": SEED}),
-                   check=False)
+                   check=False, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     run_id, states = latest_run(env)
     return proc.stdout + proc.stderr, run_id, states
-
-
-def local(uri: str) -> str:
-    return uri.removeprefix("file://")
 
 
 def test_every_task_succeeds_and_logs_its_summary(first_run):
@@ -179,7 +166,7 @@ def test_bad_chunk_fails_etl_with_the_column_and_type_and_nothing_downstream(fir
     (bad / "_SUCCESS").touch()
     try:
         proc = airflow(env, "dags", "test", "salary_training", "-c", json.dumps({"rows": ROWS, "seed": SEED}),
-                       check=False)
+                       check=False, timeout=1200)
     finally:
         for f in bad.iterdir():
             f.unlink()
@@ -213,7 +200,10 @@ def test_model_is_tuned_on_ray_published_and_promoted(first_run, stack, settings
     manifest = json.loads((folder / "manifest.json").read_text())
     assert set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
     assert manifest["features"] == ["age", "is_active", "tenure_years"] and manifest["preset"] == "default"
-    assert manifest["code_version"] == code_version(REPO)  # the code the job ran, not "unknown"
+    # The commit and sources the job ran from (its copy of the code has no .git), in the manifest
+    # and in every summary.
+    assert manifest["code_version"] == code_version(REPO) == summary["code_version"]
+    assert summaries(log)["etl_benchmark"]["code_version"] == code_version(REPO)
     champion = json.loads(Path(local(lake.models), "champion").read_text())
     assert champion["version"] == run_id and champion["test_mse"] == test["mse"]
     decision = json.loads(Path(local(lake.models), "decisions", f"{path_segment(run_id)}.json").read_text())

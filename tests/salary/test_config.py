@@ -2,12 +2,40 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from salary.config import load_settings
 
 
-def test_settings_load_with_the_documented_ground_truth(settings):
+def test_noise_floor_is_the_error_of_the_true_function_on_generated_salaries(settings):
+    """The floor every model is judged against, checked on data: 400k people drawn from the
+    ground truth, their rounded noisy salary against the noise-free function."""
+    import numpy as np
+
+    from devtools.synthetic import people
+
     t = settings.dataset.truth
-    assert t.noise_floor_mse == t.noise_sigma**2 + 0.01**2 / 12
+    df = people(400_000, 7, settings.dataset)
+    tenure = (np.datetime64(settings.dataset.as_of) - df["signup_date"].to_numpy().astype("datetime64[D]")).astype(
+        float) / 365.25
+    expected = t.expected_salary(df["age"].to_numpy(float), df["is_active"].to_numpy(float), tenure, np.sqrt)
+    assert np.mean((df["salary"].to_numpy() - expected) ** 2) == pytest.approx(t.noise_floor_mse, rel=0.01)
+
+
+def test_the_salary_function_is_the_one_config_documents(settings):
+    """pipeline.toml's formula at two hand-computed points."""
+    import math
+
+    t = settings.dataset.truth
+    assert t.expected_salary(t.age_min, 0.0, 0.0, math.sqrt) == t.base
+    years, tenure = 10, 4.0
+    by_hand = (t.base + t.age_linear * years + t.age_quadratic * years**2 + t.active_bonus
+               + t.tenure_sqrt * 2.0 + t.active_tenure * tenure)
+    assert t.expected_salary(t.age_min + years, 1.0, tenure, math.sqrt) == pytest.approx(by_hand)
+
+
+def test_settings_load_with_their_derived_values(settings):
+    t = settings.dataset.truth
     assert settings.dataset.signup_days in (3652, 3653)
     assert "__CONFIG_DIR__" not in " ".join(settings.spark.conf.values())
     assert str(settings.config_dir) in settings.spark.conf["spark.driver.extraJavaOptions"]

@@ -3,8 +3,10 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
-from salary.runtime import Stages, parse_summaries, run_job, summary_line
+from salary.runtime import Stages, parse_summaries, run_job, summarize, summary_line
 
 
 def test_summary_round_trips_through_decorated_log_lines():
@@ -18,16 +20,27 @@ def test_summary_round_trips_through_decorated_log_lines():
     assert parse_summaries("no summary here") == []
 
 
-def test_stages_record_each_named_stage():
+def test_stages_time_each_named_stage_even_when_it_fails(monkeypatch):
+    clock = iter([100.0, 101.0, 103.5, 104.0, 110.25, 111.0])  # start, a: 101-103.5, b: 104-110.25, total
+    monkeypatch.setattr("salary.runtime.time.perf_counter", lambda: next(clock))
     stages = Stages()
     with stages.stage("a"):
         pass
-    try:
-        with stages.stage("b"):
-            raise RuntimeError
-    except RuntimeError:
+    with pytest.raises(RuntimeError), stages.stage("b"):
+        raise RuntimeError
+    assert stages.seconds == {"a": 2.5, "b": 6.25}
+    assert stages.total == 11.0
+
+
+def test_summaries_carry_the_code_version_and_the_stages(monkeypatch):
+    monkeypatch.setenv("SALARY_CODE_VERSION", "abc123 sha256:0011")
+    stages = Stages()
+    with stages.stage("work"):
         pass
-    assert list(stages.seconds) == ["a", "b"] and stages.total >= 0
+    summary = summarize("etl", "run1", stages, {"rows_out": 3})
+    assert summary["code_version"] == "abc123 sha256:0011"
+    assert summary["job"] == "etl" and summary["run_id"] == "run1" and summary["rows_out"] == 3
+    assert list(summary["stage_seconds"]) == ["work"]
 
 
 def test_run_job_maps_bad_input_to_its_exit_code(caplog):

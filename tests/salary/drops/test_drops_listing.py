@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from salary.incoming import IGNORED, PENDING, READY, complete_drops, drop_state, listing_failure
+from salary.drops.listing import IGNORED, PENDING, READY, complete_drops, drop_state, list_complete, listing_failure
+from salary.lake import join
+from tests.helpers import STORE, drop_table, put
 
 
 @pytest.mark.parametrize(("name", "is_dir", "children", "state"), [
@@ -34,3 +36,12 @@ def test_listing_failure_reports_the_watchers_last_error():
 @pytest.mark.parametrize("extras", [[], [None], [{}], [{"payload": "x"}], [{"payload": {"status": "ready"}}]])
 def test_no_listing_failure_in_other_events(extras):
     assert listing_failure(extras) is None
+
+
+def test_list_complete_on_lake(lake):
+    put(join(lake.incoming, "one.parquet"), drop_table(3))
+    put(join(lake.incoming, "two", "part-0.parquet"), drop_table(3))  # no _SUCCESS yet
+    put(join(lake.incoming, "three.parquet._COPYING_"), drop_table(3))
+    assert list_complete(lake.incoming) == ["one.parquet"]
+    STORE.write_atomic(join(lake.incoming, "two", "_SUCCESS"), b"")
+    assert list_complete(lake.incoming) == ["one.parquet", "two"]

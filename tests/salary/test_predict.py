@@ -1,0 +1,40 @@
+"""The pure parts of batch prediction: the live error on labelled rows and the published table."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from salary.predict import live_metrics, prediction_table
+
+
+def rows(salary=None) -> pd.DataFrame:
+    df = pd.DataFrame({"id": [1, 2, 3], "age": np.array([20, 30, 40], np.int32), "is_active": [True, False, True],
+                       "signup_date": [dt.date(2025, 1, 1)] * 3})
+    if salary is not None:
+        df["salary"] = salary
+    return df
+
+
+def test_live_mse_uses_only_rows_that_carry_the_salary():
+    manifest = {"test_metrics": {"floor_mse": 4.0, "mse_over_floor": 1.01}}
+    live = live_metrics(rows([10.0, np.nan, 14.0]), np.array([12.0, 99.0, 10.0]), manifest, default_floor=1.0)
+    assert live == {"rows_with_label": 2, "mse": 10.0, "floor_mse": 4.0, "mse_over_floor": 2.5,
+                    "test_mse_over_floor": 1.01}
+    assert live_metrics(rows(), np.zeros(3), manifest, 1.0) is None
+    assert live_metrics(rows([np.nan] * 3), np.zeros(3), manifest, 1.0) is None
+    assert live_metrics(rows([1.0, 1.0, 1.0]), np.zeros(3), {}, default_floor=2.0)["mse_over_floor"] == 0.5
+
+
+def test_the_published_table_has_the_inputs_features_prediction_and_model():
+    X = np.array([[20, 1, 1.0], [30, 0, 2.0], [40, 1, 3.0]], float)
+    table = prediction_table(rows([1.0, 2.0, 3.0]), X, ("age", "is_active", "tenure_years"), np.array([7.0, 8, 9]),
+                             "v1")
+    assert table.column_names == ["id", "age", "is_active", "signup_date", "tenure_years", "salary", "prediction",
+                                  "model_version"]
+    assert table["prediction"].to_pylist() == [7.0, 8.0, 9.0]
+    assert table["tenure_years"].to_pylist() == pytest.approx([1.0, 2.0, 3.0])
+    assert table["model_version"].to_pylist() == ["v1"] * 3

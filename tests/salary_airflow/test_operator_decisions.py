@@ -1,0 +1,134 @@
+"""What each operator decides, in isolation and in milliseconds: every job outcome, bad input,
+timeouts, re-attaching, the code version. The Ray hook is replaced by a fake that records
+calls (named as such: the real Jobs API behaviour is covered by test_ray_operator.py and
+the DAG runs); Spark's submit is replaced by a function that fails the way spark-submit does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from salary.errors import BAD_INPUT_EXIT_CODE
+from salary.version import CODE_VERSION_ENV
+from salary_airflow.operators.ray import RayJobOperator, submission_id, with_code_version
+from salary_airflow.operators.spark import SparkJobSubmitOperator
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ray_op(**kwargs: Any) -> RayJobOperator:
+    return RayJobOperator(task_id="tune", entrypoint="python jobs/tune_model.py", **kwargs)
+
+
+@pytest.mark.parametrize(("event", "error", "words"), [
+    ({"status": "FAILED", "message": "exit 1", "driver_exit_code": 1, "tail": ["Traceback", "ValueError: x"]},
+     AirflowException, ["FAILED", "ValueError: x"]),
+    ({"status": "FAILED", "message": "bad", "driver_exit_code": BAD_INPUT_EXIT_CODE, "tail": []},
+     AirflowFailException, ["bad input; not retrying"]),
+    ({"status": "STOPPED", "message": "stopped by a user", "tail": []}, AirflowException, ["STOPPED"]),
+    ({"status": "timeout", "tail": ["last line"]}, AirflowException, ["longer than", "last line"]),
+    ({"status": "SUCCEEDED", "summary": None, "tail": []}, AirflowException, ["printed no JOB_SUMMARY"]),
+])
+def test_every_unsuccessful_outcome_fails_the_task_with_its_reason(event, error, words):
+    op = ray_op()
+    with pytest.raises(error) as caught:
+        op.execute_complete({}, {"job_id": "j1", **event})
+    assert all(w in str(caught.value) for w in words), str(caught.value)
+    if error is AirflowException:
+        assert not isinstance(caught.value, AirflowFailException)  # retries may still help
+
+
+def test_success_returns_the_job_summary():
+    summary = {"job": "tune_model", "rows_out": 3}
+    assert ray_op().execute_complete({}, {"job_id": "j1", "status": "SUCCEEDED", "summary": summary}) == summary
+
+
+class FakeRayHook:
+    """Stands in for RayHook: knows some jobs, records submissions."""
+
+    def __init__(self, jobs: dict[str, str]) -> None:
+        self.jobs, self.submitted = jobs, []
+
+    def find_job(self, job_id: str) -> dict[str, Any] | None:
+        return {"status": self.jobs[job_id]} if job_id in self.jobs else None
+
+    def get_conn(self) -> Any:
+        return SimpleNamespace(submit_job=lambda **kw: self.submitted.append(kw) or kw["submission_id"])
+
+    address = "http://ray:8265"
+
+    def job_url(self, job_id: str) -> str:
+        return f"{self.address}/#/jobs/{job_id}"
+
+
+TI = SimpleNamespace(dag_id="d", task_id="tune", run_id="manual__1", try_number=3, map_index=-1)
+
+
+def ids(*tries: int) -> list[str]:
+    return [submission_id("d", "tune", "manual__1", n) for n in tries]
+
+
+@pytest.mark.parametrize(("jobs", "attached"), [
+    ({}, None),  # nothing earlier: submit this try's job
+    ({ids(2)[0]: "RUNNING"}, ids(2)[0]),  # an earlier try's job still runs: follow it
+    ({ids(1)[0]: "PENDING"}, ids(1)[0]),
+    ({ids(2)[0]: "FAILED", ids(1)[0]: "SUCCEEDED"}, None),  # earlier jobs ended: a new one
+    ({ids(3)[0]: "SUCCEEDED"}, ids(3)[0]),  # this try's own job (the triggerer resumed it)
+])
+def test_a_try_follows_a_live_job_of_an_earlier_try_or_submits_its_own(jobs, attached):
+    hook = FakeRayHook(jobs)
+    got = ray_op(runtime_env={"working_dir": str(REPO)})._attach_or_submit(hook, TI)
+    if attached:
+        assert got == attached and hook.submitted == []
+    else:
+        (submitted,) = hook.submitted
+        assert got == submitted["submission_id"] == ids(3)[0]
+        assert submitted["metadata"]["airflow_run_id"] == "manual__1"
+        assert submitted["runtime_env"]["env_vars"][CODE_VERSION_ENV].split()[1].startswith("sha256:")
+
+
+def test_code_version_is_added_to_a_local_working_dir_only():
+    env = with_code_version({"working_dir": str(REPO), "env_vars": {"X": "1"}})
+    assert env is not None and env["env_vars"]["X"] == "1" and CODE_VERSION_ENV in env["env_vars"]
+    assert with_code_version({"working_dir": "s3://bucket/code.zip"}) == {"working_dir": "s3://bucket/code.zip"}
+    assert with_code_version(None) is None
+
+
+@pytest.fixture
+def spark_op(tmp_path) -> SparkJobSubmitOperator:
+    return SparkJobSubmitOperator(task_id="etl_benchmark", application=str(REPO / "jobs" / "etl_benchmark.py"),
+                                  lake_root=f"file://{tmp_path}", application_args=["--run-id", "r1"])
+
+
+def fail_like_spark_submit(record: dict[str, Any] | None):
+    def execute(self: SparkJobSubmitOperator, context: Any) -> None:
+        uri = self.application_args[self.application_args.index("--failure-record") + 1]
+        if record is not None:
+            path = Path(uri.removeprefix("file://"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record))
+        raise AirflowException("Cannot execute: spark-submit ... Error code is: 3.")
+    return execute
+
+
+@pytest.mark.parametrize(("record", "error"), [
+    ({"kind": "bad_input", "message": "missing column 'age'"}, AirflowFailException),
+    (None, AirflowException),
+])
+def test_spark_bad_input_fails_at_once_other_failures_retry(monkeypatch, spark_op, record, error):
+    monkeypatch.setattr(SparkSubmitOperator, "execute", fail_like_spark_submit(record))
+    context = {"ti": SimpleNamespace(run_id="manual__1", try_number=2)}
+    with pytest.raises(error) as caught:
+        spark_op.execute(context)
+    if record:
+        assert "missing column 'age'" in str(caught.value) and "not retrying" in str(caught.value)
+    else:
+        assert not isinstance(caught.value, AirflowFailException)
+    assert spark_op.application_args[-1].endswith("/_failures/etl_benchmark/manual__1-try2.json")
+    assert spark_op.env_vars[CODE_VERSION_ENV].split()[1].startswith("sha256:")
