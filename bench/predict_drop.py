@@ -31,12 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(1, str(REPO / "scripts"))
-
-from make_drop import make_drop  # noqa: E402
 
 from devtools.ray_jobs import run_and_wait  # noqa: E402
+from devtools.synthetic import write_drop  # noqa: E402
 from salary.config import load_settings  # noqa: E402
 from salary.drops.publish import publish_all  # noqa: E402
 from salary.lake import SUCCESS, Lake, join  # noqa: E402
@@ -69,7 +66,7 @@ def run_job(address: str, lake: Lake, drop: str, run_id: str) -> tuple[float, di
 def via_airflow(lake: Lake, rows: int) -> float:
     """Seconds from a drop's arrival to its published _SUCCESS, through the DAG."""
     drop = f"bench-airflow-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    make_drop(lake, drop, rows, 4, True, seed=3)
+    write_drop(lake, drop, rows, 4, True, seed=3)
     start = time.perf_counter()
     subprocess.run(["airflow", "dags", "test", "salary_batch_predict"], check=True, capture_output=True,
                    env={**os.environ, "AIRFLOW_VAR_LAKE_ROOT": lake.root})
@@ -91,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no champion model in {lake.models}: run make demo first")
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     drop, run_id = f"bench-{stamp}", f"bench__{stamp}"
-    make_drop(lake, drop, args.rows, 4, True, seed=2)
+    write_drop(lake, drop, args.rows, 4, True, seed=2)
 
     base = baseline(lake, drop)  # before the job claims (moves) the drop
     wall, summary = run_job(args.ray_address, lake, drop, run_id)

@@ -36,7 +36,6 @@ from typing import Any
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from salary.config import load_settings  # noqa: E402
 from salary.lake import Lake, join  # noqa: E402

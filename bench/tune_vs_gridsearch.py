@@ -18,21 +18,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from devtools.ray_jobs import run_and_wait  # noqa: E402
-from jobs.tune_model import ground_truth, load_curated  # noqa: E402
 from salary.config import load_settings  # noqa: E402
 from salary.lake import Lake, join  # noqa: E402
 from salary.lake.fsspec_store import FsspecStore  # noqa: E402
 from salary.model import build_pipeline, features, regression_metrics, split  # noqa: E402
+from salary.train import ground_truth, load_curated  # noqa: E402
 
 STORE = FsspecStore()
 
@@ -49,7 +47,7 @@ def run_baseline(lake: Lake, settings, curated_run: str, candidates: list[dict])
     preset = settings.search_presets()["default"]
     m = settings.model
     t0 = time.perf_counter()
-    df, manifest = load_curated(lake, curated_run)
+    df, manifest = load_curated(STORE, lake, curated_run)
     floor, as_of = ground_truth(manifest, settings)
     parts = split(df["id"].to_numpy(), m.test_percent, m.validation_percent)
     X, y = features(df, as_of, tuple(preset["features"])), df["salary"].to_numpy(np.float64)

@@ -1,0 +1,101 @@
+"""What the cluster test modules share: names, the training trigger, and small readers of the
+stack's state (Ray jobs and nodes, prediction runs, asset events, drop manifests)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+
+TRAINING, PREDICT = "salary_training", "salary_batch_predict"
+SPARK_TASKS = ("generate_dataset", "etl_benchmark", "top_earners", "age_distribution")
+ALL_TASKS = {*SPARK_TASKS, "tune_model", "promote_model"}
+SMALL_ROWS, FAULT_ROWS = 20_000, 1_000_000
+LAKE = "/lake"
+GiB = 1024**3
+
+
+def path_segment(run_id: str) -> str:
+    """The lake's folder name for a run id (the README's rule: every non-[A-Za-z0-9._-] -> _)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+
+def run_training(stack, rows: int, phase: str, during=None) -> tuple[str, dict]:
+    """Trigger salary_training through the REST API and wait for its end; ``during(run_id)``
+    acts on the stack while it runs. Returns the run id and its task instances."""
+    stack.sampler.phase = phase
+    t0 = time.monotonic()
+    run_id = stack.trigger(TRAINING, {"rows": rows, "seed": 7})
+    if during is not None:
+        during(run_id)
+    state = stack.wait_for_run(TRAINING, run_id)
+    stack.timer(f"{phase}: salary_training {rows:,} rows", time.monotonic() - t0)
+    stack.sampler.phase = "between runs"
+    tis = stack.task_instances(TRAINING, run_id)
+    assert state == "success", {k: (v["state"], v["try_number"]) for k, v in tis.items()}
+    return run_id, tis
+
+
+def ray_jobs(stack) -> list[dict]:
+    """Every job the Ray cluster knows, from its Jobs API (with the token, as a client would)."""
+    out = stack.exec("airflow-api-server", "curl", "-fsS", "-H", f"Authorization: Bearer {stack.env['RAY_AUTH_TOKEN']}",
+                     "http://ray-head:8265/api/jobs/").stdout
+    return json.loads(out)
+
+
+def ray_node_ips(stack) -> set[str]:
+    ips = set()
+    for service in ("ray-head", "ray-worker"):
+        for cid in stack.containers(service):
+            networks = json.loads(stack.docker("inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]
+            ips |= {net["IPAddress"] for net in networks.values()}
+    return ips
+
+
+def people(rows: int, seed: int, start_id: int) -> dict[str, np.ndarray]:
+    """New people with the columns a producer sends (salary present: the live MSE is measured)."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 81, rows)
+    active = rng.random(rows) < 0.6
+    signup = np.datetime64("2026-01-01") - rng.integers(0, 3650, rows).astype("timedelta64[D]")
+    tenure = (np.datetime64("2026-01-01") - signup).astype(float) / 365.25
+    salary = (30000 + 2200 * (age - 18) - 30 * (age - 18) ** 2 + 12000 * active + 4000 * np.sqrt(tenure)
+              + 800 * active * tenure + rng.normal(0, 5000, rows))
+    return {"id": np.arange(start_id, start_id + rows, dtype=np.int64),
+            "name": np.array(["Alice", "Bob", "Chen", "Dana"])[rng.integers(0, 4, rows)],
+            "age": age.astype(np.int64), "salary": np.round(salary, 2), "signup_date": signup,
+            "is_active": active}
+
+
+GOOD_ROWS, BAD_AGES, NULL_ACTIVE, REPEATED = 5_000, 40, 25, 10
+
+
+def predict_runs(stack) -> list[dict]:
+    return stack.api("GET", f"/dags/{PREDICT}/dagRuns?limit=100")["dag_runs"]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+def asset_events(stack, name: str) -> list[dict]:
+    (asset,) = [a for a in stack.api("GET", "/assets?limit=100")["assets"] if a["name"] == name]
+    return stack.api("GET", f"/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+
+
+def manifest(stack, drop: str) -> dict:
+    return json.loads(stack.hdfs_cat(f"{LAKE}/predictions/{drop}/_MANIFEST.json"))
+
+
+def reason(stack, drop: str) -> str:
+    return json.loads(stack.hdfs_cat(f"{LAKE}/drops/rejected/{drop}/_REASON.json"))["reason"]
+
+
+def spark_app_running(stack, name: str) -> bool:
+    state = json.loads(stack.exec("spark-master", "curl", "-fsS", "http://localhost:8080/json/").stdout)
+    return any(app["name"] == name for app in state.get("activeapps", []))

@@ -1,0 +1,51 @@
+"""The stack comes up as shipped: every service healthy, only the UI published, memory limits,
+the ray connection form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cluster_stack import PROJECT
+
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
+
+def test_every_service_is_running_and_healthy(stack):
+    rows = [json.loads(line) for line in stack.compose("ps", "-a", "--format", "json").stdout.splitlines()]
+    services = {row["Service"]: row for row in rows}
+    assert set(services) == {"postgres", "airflow-init", "airflow-api-server", "airflow-scheduler",
+                             "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker",
+                             "namenode", "datanode", "ray-head", "ray-worker"}
+    assert services["airflow-init"]["State"] == "exited" and services["airflow-init"]["ExitCode"] == 0
+    for name, row in services.items():
+        if name != "airflow-init":
+            assert row["State"] == "running", row
+            assert row["Health"] in ("healthy", ""), row  # ray-worker has no health check
+
+
+def test_only_the_airflow_ui_is_published_beyond_localhost(stack):
+    public = []
+    for cid in stack.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split():
+        info = json.loads(stack.docker("inspect", cid).stdout)[0]
+        service = info["Config"]["Labels"]["com.docker.compose.service"]
+        for port, bindings in (info["NetworkSettings"]["Ports"] or {}).items():
+            for b in bindings or []:
+                if b["HostIp"] not in ("127.0.0.1",):
+                    public.append((service, port))
+    assert sorted(set(public)) == [("airflow-api-server", "8080/tcp")]
+
+
+def test_every_service_has_a_memory_limit(stack):
+    for cid in stack.docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split():
+        info = json.loads(stack.docker("inspect", cid).stdout)[0]
+        assert info["HostConfig"]["Memory"] > 0, info["Name"]
+
+
+def test_the_ui_offers_a_form_for_ray_connections(stack):
+    meta = stack._request("GET", "/ui/connections/hook_meta")
+    (ray,) = [m for m in meta if m["connection_type"] == "ray"]
+    assert ray["hook_name"] == "Ray"
+    assert ray["standard_fields"]["password"]["title"] == "Auth token"
+    assert ray["standard_fields"]["login"]["hidden"] is True
+    assert "dashboard_url" in ray["extra_fields"]

@@ -1,0 +1,55 @@
+"""`make drop` / scripts/make_drop.py: a complete drop, or a clear error."""
+
+from __future__ import annotations
+
+import runpy
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "make_drop.py"
+
+
+@pytest.fixture
+def main():
+    return runpy.run_path(str(SCRIPT))["main"]
+
+
+def test_a_drop_is_complete_with_its_marker_last(main, tmp_path):
+    assert main(["batch", "--rows", "1000", "--files", "3", "--lake-root", f"file://{tmp_path}"]) == 0
+    drop = tmp_path / "drops" / "incoming" / "batch"
+    parts = sorted(p.name for p in drop.glob("*.parquet"))
+    assert parts == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert (drop / "_SUCCESS").exists()
+    table = pq.read_table(drop)
+    assert table.num_rows == 1000 and {"id", "age", "is_active", "signup_date", "salary"} <= set(table.column_names)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--rows", "5", "--files", "6"], "need 1 <= --files <= --rows"),
+    (["--rows", "0"], "need 1 <= --files <= --rows"),
+])
+def test_impossible_sizes_are_refused(main, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["x", *argv, "--lake-root", f"file://{tmp_path}"])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_name_in_use_is_refused_and_the_drop_kept(main, tmp_path, capsys):
+    main(["batch", "--rows", "10", "--lake-root", f"file://{tmp_path}"])
+    with pytest.raises(SystemExit):
+        main(["batch", "--rows", "10", "--lake-root", f"file://{tmp_path}"])
+    assert "already exists: pick another NAME" in capsys.readouterr().err
+    assert pq.read_table(tmp_path / "drops" / "incoming" / "batch").num_rows == 10
+
+
+@pytest.mark.skipif(not shutil.which("python3", path="/usr/bin"), reason="no system python3")
+def test_a_python_without_the_venv_gets_told_how_to_run_it(tmp_path):
+    proc = subprocess.run(["/usr/bin/python3", str(SCRIPT), "x"], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "make drop NAME=" in proc.stderr and "Traceback" not in proc.stderr
