@@ -6,11 +6,32 @@ SALARY_CLUSTER_KEEP=1 leaves the stack (and the engine) running afterwards, for 
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
+import secrets
 import time
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from cluster_helpers import (
+    BAD_AGES,
+    FAULT_ROWS,
+    GOOD_ROWS,
+    LAKE,
+    NULL_ACTIVE,
+    PREDICT,
+    REPEATED,
+    SMALL_ROWS,
+    TRAINING,
+    people,
+    predict_runs,
+    run_training,
+    spark_app_running,
+    wait_until,
+)
 from cluster_stack import OUT, REPO, Stack, StatsSampler, Timer, pullable, write_env_file
 
 
@@ -61,3 +82,103 @@ def stack():
             finally:
                 if ours:
                     engine["stop"]()
+
+
+# The runs the test modules share, in the order the modules use them (pytest runs the files in
+# name order: test_cluster_1_stack ... test_cluster_5_faults).
+
+
+@pytest.fixture(scope="session")
+def training(stack):
+    run_id, tis = run_training(stack, SMALL_ROWS, "20k-row training run")
+    return run_id, tis
+
+
+@pytest.fixture(scope="session")
+def drops(stack, training, tmp_path_factory):
+    """Four drops, put as a user puts files into HDFS, then one salary_batch_predict run."""
+    folder = tmp_path_factory.mktemp("drops")
+    good = pa.table(people(GOOD_ROWS, 1, 10**9))
+    cols = people(GOOD_ROWS, 2, 2 * 10**9)
+    cols["age"][:BAD_AGES] = 130
+    is_active = pa.array(cols.pop("is_active"), mask=np.arange(GOOD_ROWS) >= GOOD_ROWS - NULL_ACTIVE)
+    bad_rows = pa.table({**cols, "is_active": is_active})
+    bad_rows = pa.concat_tables([bad_rows, bad_rows.slice(BAD_AGES, REPEATED)])  # ids sent twice
+    files = {"good.parquet": good, "bad_rows.parquet": bad_rows,
+             "missing_column.parquet": pa.table(people(100, 3, 3 * 10**9)).drop_columns(["signup_date"])}
+    for name, table in files.items():
+        pq.write_table(table, folder / name)
+    (folder / "corrupt.parquet").write_bytes(b"PAR1" + secrets.token_bytes(2000))
+    # Event-driven: unpaused, the DAG waits for the drops asset's watcher (in the triggerer).
+    stack.api("PATCH", f"/dags/{PREDICT}", {"is_paused": False})
+    wait_until(lambda: "for complete drops every" in stack.compose("logs", "airflow-triggerer").stdout, 180,
+               "the drop watcher to start")
+    before = {r["dag_run_id"] for r in predict_runs(stack)}
+    stack.sampler.phase = "batch prediction"
+    for name in (*files, "corrupt.parquet"):
+        stack.hdfs_put(folder / name, f"{LAKE}/drops/incoming/{name}")
+    t0 = time.monotonic()
+    wait_until(lambda: stack.hdfs("-test", "-e", f"{LAKE}/predictions/good.parquet/_SUCCESS",
+                                  check=False).returncode == 0, 600, "good.parquet to be published", interval=0.5)
+    stack.timer("drop arrival (hdfs dfs -put done) -> published _SUCCESS, event-driven", time.monotonic() - t0)
+    wait_until(lambda: len({*stack.hdfs_ls(f"{LAKE}/drops/processed"), *stack.hdfs_ls(f"{LAKE}/drops/rejected")}) == 4
+               and all(r["state"] in ("success", "failed") for r in predict_runs(stack)), 900, "every drop to be done")
+    stack.timer("four drops put -> all published or rejected, event-driven", time.monotonic() - t0)
+    # Paused again so that the training runs of the fault tests (promotions) start no runs of it.
+    stack.api("PATCH", f"/dags/{PREDICT}", {"is_paused": True})
+    return [r for r in predict_runs(stack) if r["dag_run_id"] not in before]
+
+
+@pytest.fixture(scope="session")
+def faulted_run(stack, training):
+    """A 1M-row run during which the spark-worker container is killed mid-ETL and the ray-worker
+    container mid-tuning; each comes back as an operator would bring it back."""
+    events: dict[str, str] = {}
+
+    def during(run_id: str) -> None:
+        stack.wait_for_task(TRAINING, run_id, "etl_benchmark", {"running"})
+        deadline = time.monotonic() + 300
+        while not spark_app_running(stack, "etl_benchmark") and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(4)  # its executors are at work
+        stack.docker("kill", *stack.containers("spark-worker"))
+        events["spark-worker killed while etl_benchmark was"] = stack.task_instances(TRAINING, run_id)[
+            "etl_benchmark"]["state"]
+        time.sleep(10)
+        stack.compose("up", "-d", "--wait", "spark-worker")
+        # Deferred: submitted, the triggerer follows the job and no worker slot is held.
+        stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
+        time.sleep(15)  # trials spread over both nodes
+        stack.docker("kill", *stack.containers("ray-worker"))
+        events["ray-worker killed while tune_model was"] = stack.task_instances(TRAINING, run_id)[
+            "tune_model"]["state"]
+        time.sleep(10)
+        stack.compose("up", "-d", "--wait", "ray-worker")
+
+    run_id, tis = run_training(stack, FAULT_ROWS, "1M-row run, spark-worker and ray-worker killed", during)
+    (OUT / "faults.json").write_text(json.dumps({"run_id": run_id, "events": events,
+                                                 "tries": {k: v["try_number"] for k, v in tis.items()}}, indent=2))
+    return run_id, tis, events
+
+
+@pytest.fixture(scope="session")
+def scaled_run(stack, faulted_run):
+    """Two Spark workers and two Ray workers, and the scheduler container restarted mid-run."""
+    t0 = time.monotonic()
+    stack.compose("up", "-d", "--wait", "--scale", "spark-worker=2", "--scale", "ray-worker=2")
+    stack.timer("scale to 2 spark-workers + 2 ray-workers", time.monotonic() - t0)
+    events: dict[str, str] = {}
+
+    def during(run_id: str) -> None:
+        stack.wait_for_task(TRAINING, run_id, "etl_benchmark", {"running"})
+        events["scheduler restarted while etl_benchmark was"] = stack.task_instances(TRAINING, run_id)[
+            "etl_benchmark"]["state"]
+        stack.compose("restart", "airflow-scheduler")
+        stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
+        time.sleep(10)  # its job's log is streaming through the triggerer
+        events["triggerer restarted while tune_model was"] = stack.task_instances(TRAINING, run_id)[
+            "tune_model"]["state"]
+        stack.compose("restart", "airflow-triggerer")
+
+    run_id, tis = run_training(stack, SMALL_ROWS, "scaled run, scheduler and triggerer restarted", during)
+    return run_id, tis, events
