@@ -18,6 +18,9 @@ from cluster_helpers import (
     ray_jobs,
     ray_node_ips,
 )
+from cluster_stack import REPO
+
+from salary.version import source_hash
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -112,3 +115,16 @@ def test_top_earners_equal_an_independent_computation_over_the_curated_files(sta
     assert [(r["id"], r["name"], r["age"], r["salary"]) for r in theirs] == ours
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{curated}/*.parquet')").fetchone()[0]
     assert 0.98 * SMALL_ROWS < rows <= SMALL_ROWS  # distinct people minus the rows with injected nulls
+
+
+def test_summaries_and_the_model_record_the_commit_the_image_was_built_from(stack, training):
+    """The image has no .git: it carries its build commit (SALARY_GIT_COMMIT), and the operators
+    hand `<commit> <source hash>` to the Spark and Ray jobs."""
+    run_id, tis = training
+    expected = f"{stack.env['SALARY_GIT_COMMIT']} {source_hash(REPO)}"
+    for task_id in ("etl_benchmark", "tune_model", "promote_model"):
+        lines = stack.task_log(TRAINING, run_id, task_id, tis[task_id]["try_number"])
+        summary = json.loads(next(line for line in reversed(lines) if "JOB_SUMMARY" in line).split("JOB_SUMMARY", 1)[1])
+        assert summary["code_version"] == expected, (task_id, summary["code_version"])
+    manifest = json.loads(stack.hdfs_cat(f"{LAKE}/models/salary/{path_segment(run_id)}/manifest.json"))
+    assert manifest["code_version"] == expected
