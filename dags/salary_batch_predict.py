@@ -7,6 +7,7 @@ Scores new data with the champion model as soon as complete drops land in
 ```
 asset salary_drops (watcher: DropArrivalTrigger in the triggerer) | asset salary_champion
   -> find_drops -> predict (Ray job) -> publish -> asset salary_predictions
+                                                  -> asset salary_model_health (drift or degradation only)
 ```
 
 Event-driven: the asset watcher lists `drops/incoming/` every few seconds (WebHDFS via
@@ -19,7 +20,7 @@ whatever is waiting.
 |---|---|
 | find_drops | lists the complete drops waiting in `drops/incoming/` (all of them, not only the event's: a drop an event missed is taken too); skipped when another run took them first; fails with the cause when the watcher reported that listing keeps failing (a NameNode down is not an empty inbox) |
 | predict | Ray job `jobs/predict_drops.py` on `ray_default` (deferred: no worker slot while it runs): claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks with the champion (asset `salary_champion`), monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
-| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/` |
+| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health`, with the drop, the PSI per feature and the live MSE in its extra |
 
 A crash anywhere leaves the drop claimed by the run; the task's retry resumes it, and another
 run takes it over once the claim's lease (config `[predict]`) has expired.
@@ -36,7 +37,7 @@ from airflow.sdk import DAG, task
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
-from salary_airflow.assets.salary import CHAMPION, DROPS, PREDICTIONS
+from salary_airflow.assets.salary import CHAMPION, DROPS, MODEL_HEALTH, MODEL_HEALTH_ALIAS, PREDICTIONS
 from salary_airflow.operators.ray import RayJobOperator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,15 +89,21 @@ with DAG(
         inlets=[CHAMPION],
     )
 
-    @task(task_id="publish", outlets=[PREDICTIONS])
-    def publish(lake_root: str, run_id: str, job: Any) -> dict:
-        """Make the staged predictions and rejections visible; retire the drops."""
+    @task(task_id="publish", outlets=[PREDICTIONS, MODEL_HEALTH_ALIAS])
+    def publish(lake_root: str, run_id: str, job: Any, outlet_events=None) -> dict:
+        """Make the staged predictions and rejections visible; retire the drops; a drifted or
+        degraded drop is an event of the model-health asset."""
         from salary.drops.publish import publish_all
         from salary.lake import Lake, open_store
+        from salary.monitoring import health_verdict
         from salary.runtime import task_summary
 
         summary = publish_all(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
-        task_summary("publish", run_id, summary)
+        alerts = [v for r in summary["drops"] if r["status"] == "predicted"
+                  and (v := health_verdict(r, SETTINGS.predict.degraded_mse_over_test))]
+        for verdict in alerts:
+            outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=verdict)
+        task_summary("publish", run_id, {**summary, "health_alerts": alerts})
         return summary
 
     find_drops(lake_root="{{ var.value.lake_root }}") >> predict

@@ -131,6 +131,7 @@ class PredictSettings:
     batch_rows: int
     psi_bins: int
     psi_drift: float
+    degraded_mse_over_test: float
 
 
 @dataclass(frozen=True)

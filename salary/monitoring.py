@@ -12,7 +12,7 @@ with shares clipped at 1e-4 so an empty bin does not make it infinite. Common re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,3 +64,23 @@ def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequenc
     values = psi(reference, X, names)
     return {"psi": values, "threshold": threshold,
             "drifted": sorted(name for name, value in values.items() if value > threshold)}
+
+
+def health_verdict(result: Mapping[str, Any], degraded_mse_over_test: float) -> dict[str, Any] | None:
+    """Why a predicted drop says the model is unhealthy, or None when it does not: features
+    whose PSI exceeds the threshold (drift), or a live MSE above ``degraded_mse_over_test`` times
+    the model's test MSE on the drop's labelled rows (degradation)."""
+    drifted = list(result.get("drifted") or [])
+    live = result.get("live") or {}
+    over_test = None
+    if live.get("test_mse_over_floor"):
+        over_test = float(live["mse_over_floor"]) / float(live["test_mse_over_floor"])
+    reasons = [f"PSI of {name} {result['psi'][name]:.3f} above the threshold" for name in drifted]
+    if over_test is not None and over_test > degraded_mse_over_test:
+        reasons.append(f"live MSE {live['mse']:,.0f} is {over_test:.2f} x the model's test MSE "
+                       f"(limit {degraded_mse_over_test})")
+    if not reasons:
+        return None
+    return {"drop": result["drop"], "model_version": result.get("model_version"), "reasons": reasons,
+            "drifted_features": drifted, "psi": result.get("psi") or {}, "live_mse": live.get("mse"),
+            "live_mse_over_test": over_test}

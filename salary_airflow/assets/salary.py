@@ -26,6 +26,11 @@ CURATED = lake_asset("salary_curated", LAKE.curated)
 CHAMPION_ALIAS = AssetAlias(name="salary_champion_promotions", group=GROUP)
 CHAMPION = lake_asset("salary_champion", f"{LAKE.models}/champion")
 PREDICTIONS = lake_asset("salary_predictions", LAKE.predictions)
+# A predicted drop that drifted from the champion's training data, or on which it predicts
+# worse than on its test split, is an event of the model-health asset (through this alias:
+# healthy drops emit nothing). Its extra names the drop, the PSI per feature, the live MSE.
+MODEL_HEALTH_ALIAS = AssetAlias(name="salary_model_health_alerts", group=GROUP)
+MODEL_HEALTH = lake_asset("salary_model_health", f"{LAKE.models}/health")
 
 DROPS = Asset(
     name="salary_drops",

@@ -34,13 +34,15 @@ def api(services, path: str) -> dict:
 
 
 def asset_events(services, name: str) -> list[dict]:
-    (asset,) = [a for a in api(services, "assets?limit=100")["assets"] if a["name"] == name]
+    # only_active=false: an asset emitted only through an alias is referenced by no DAG yet
+    (asset,) = [a for a in api(services, "assets?limit=100&only_active=false")["assets"] if a["name"] == name]
     return api(services, f"assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
 
 
-def make_drop(lake: Lake, name: str, rows: int, seed: int) -> None:
+def make_drop(lake: Lake, name: str, rows: int, seed: int, *world: str) -> None:
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_drop.py"), name, "--rows", str(rows),
-                    "--seed", str(seed), "--lake-root", lake.root], check=True, capture_output=True, timeout=300)
+                    "--seed", str(seed), "--lake-root", lake.root, *world], check=True, capture_output=True,
+                   timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,24 @@ def test_each_drop_starts_exactly_one_run_that_predicts_it(predicted):
     (event,) = [e for e in asset_events(services, "salary_drops") if e["extra"]["payload"]["drops"] == ["drop-a"]]
     assert event["extra"]["from_trigger"] is True
     assert [e["source_task_id"] for e in asset_events(services, "salary_predictions")] == ["publish", "publish"]
+
+
+@pytest.fixture(scope="module")
+def drifted(predicted):
+    """A drop from an older population than the champion was trained on (ages 60-80 only)."""
+    services, lake, _, _, _ = predicted
+    runs_before = len(services.runs("salary_batch_predict"))
+    make_drop(lake, "drop-older", 2_000, 60, "--ages", "60-80")
+    wait_for(Path(lake.predictions("drop-older").removeprefix("file://"), SUCCESS).exists, 600, "drop-older",
+             interval=0.2)
+    services.wait_for_runs("salary_batch_predict", runs_before + 1, timeout=120)
+    return services
+
+
+def test_only_the_drifted_drop_is_an_event_of_the_model_health_asset(drifted):
+    (event,) = asset_events(drifted, "salary_model_health")
+    assert event["source_task_id"] == "publish"
+    extra = event["extra"]
+    assert extra["drop"] == "drop-older" and extra["drifted_features"] == ["age"], extra
+    assert extra["psi"]["age"] > 0.25 and extra["psi"]["is_active"] < 0.1
+    assert extra["live_mse"] > 0 and extra["live_mse_over_test"] < 1.5  # same salary relation: drift, no decay

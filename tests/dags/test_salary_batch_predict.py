@@ -39,7 +39,7 @@ def test_runs_on_drop_events_from_a_watcher_on_the_drops_asset(dag, settings):
 
 def test_lineage_champion_in_predictions_out(dag):
     assert [a.name for a in dag.get_task("predict").inlets] == ["salary_champion"]
-    assert [a.name for a in dag.get_task("publish").outlets] == ["salary_predictions"]
+    assert [a.name for a in dag.get_task("publish").outlets] == ["salary_predictions", "salary_model_health_alerts"]
 
 
 def test_predict_is_a_deferrable_ray_job(dag):

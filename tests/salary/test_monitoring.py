@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salary.monitoring import drift_report, psi, reference_bins
+from salary.monitoring import drift_report, health_verdict, psi, reference_bins
 
 NAMES = ("age", "is_active", "tenure_years")
 
@@ -37,3 +37,28 @@ def test_boolean_feature_gets_one_bin_per_value():
 def test_no_reference_is_reported_not_guessed():
     report = drift_report(None, sample(10, 1), NAMES, threshold=0.25)
     assert report["psi"] == {} and "no training reference" in report["note"]
+
+
+def result(drifted=(), mse_over_floor=None, test_over_floor=1.01):
+    live = None if mse_over_floor is None else {"mse": mse_over_floor * 25e6, "mse_over_floor": mse_over_floor,
+                                                 "test_mse_over_floor": test_over_floor}
+    return {"drop": "d", "model_version": "v1", "drifted": list(drifted), "live": live,
+            "psi": {"age": 0.9 if "age" in drifted else 0.01, "tenure_years": 0.02}}
+
+
+def test_a_healthy_drop_is_no_event():
+    assert health_verdict(result(), 1.5) is None
+    assert health_verdict(result(mse_over_floor=1.2), 1.5) is None  # 1.19 x the test MSE: within the limit
+
+
+def test_drift_is_reported_with_the_psi_of_each_feature():
+    verdict = health_verdict(result(drifted=["age"]), 1.5)
+    assert verdict["drop"] == "d" and verdict["drifted_features"] == ["age"]
+    assert verdict["psi"] == {"age": 0.9, "tenure_years": 0.02} and verdict["live_mse"] is None
+    assert verdict["reasons"] == ["PSI of age 0.900 above the threshold"]
+
+
+def test_a_live_mse_above_the_limit_is_degradation_even_without_drift():
+    verdict = health_verdict(result(mse_over_floor=2.02, test_over_floor=1.01), 1.5)
+    assert verdict["live_mse_over_test"] == pytest.approx(2.0) and verdict["drifted_features"] == []
+    assert "2.00 x the model's test MSE" in verdict["reasons"][0]

@@ -53,3 +53,23 @@ def test_a_python_without_the_venv_gets_told_how_to_run_it(tmp_path):
                           env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
     assert proc.returncode == 1
     assert "make drop NAME=" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_changed_world_shifts_ages_and_raises_pay_in_a_band(main, tmp_path):
+    lake = f"file://{tmp_path}"
+    main(["same", "--rows", "20000", "--seed", "5", "--lake-root", lake])
+    main(["changed", "--rows", "20000", "--seed", "5", "--lake-root", lake, "--ages", "50-80",
+          "--pay-rise", "60-80:20"])
+    same = pq.read_table(tmp_path / "drops" / "incoming" / "same").to_pandas()
+    changed = pq.read_table(tmp_path / "drops" / "incoming" / "changed").to_pandas()
+    assert same["age"].min() == 18 and changed["age"].between(50, 80).all()
+    old = changed["age"] >= 60
+    # Same seed, same draws apart from age: the raise shows as 20% more on the band, nothing elsewhere.
+    assert changed.loc[old, "salary"].mean() > 1.15 * same.loc[same["age"] >= 60, "salary"].mean()
+
+
+@pytest.mark.parametrize("argv", [["--ages", "80-50"], ["--ages", "x"], ["--pay-rise", "60-80"]])
+def test_a_malformed_world_is_a_usage_error(main, tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(["x", "--rows", "10", "--lake-root", f"file://{tmp_path}", *argv])
+    assert exit_.value.code == 2 and "LOW-HIGH" in capsys.readouterr().err
