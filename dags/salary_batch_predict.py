@@ -20,7 +20,7 @@ whatever is waiting.
 |---|---|
 | find_drops | lists the complete drops waiting in `drops/incoming/` (all of them, not only the event's: a drop an event missed is taken too); skipped when another run took them first; fails with the cause when the watcher reported that listing keeps failing (a NameNode down is not an empty inbox) |
 | predict | Ray job `jobs/predict_drops.py` on `ray_default` (deferred: no worker slot while it runs): claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks with the champion (asset `salary_champion`), monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
-| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health`, with the drop, the PSI per feature and the live MSE in its extra |
+| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health` (which starts `salary_training`), with the drop, the PSI per feature and the live MSE in its extra, unless another came less than `[schedule] retrain_cooldown_minutes` before; every predicted drop's verdict goes to `models/salary/health/<drop>.json`, labelled rows to the raw chunk `datasets/parquet_chunks/labelled-<drop>/` (training data from then on), pictures to `predictions/<drop>/_pictures/` (the log names them) |
 
 A crash anywhere leaves the drop claimed by the run; the task's retry resumes it, and another
 run takes it over once the claim's lease (config `[predict]`) has expired.
@@ -89,21 +89,25 @@ with DAG(
         inlets=[CHAMPION],
     )
 
-    @task(task_id="publish", outlets=[PREDICTIONS, MODEL_HEALTH_ALIAS])
-    def publish(lake_root: str, run_id: str, job: Any, outlet_events=None) -> dict:
+    @task(task_id="publish", outlets=[PREDICTIONS, MODEL_HEALTH_ALIAS], inlets=[MODEL_HEALTH])
+    def publish(lake_root: str, run_id: str, job: Any, outlet_events=None, inlet_events=None) -> dict:
         """Make the staged predictions and rejections visible; retire the drops; a drifted or
-        degraded drop is an event of the model-health asset."""
+        degraded drop is an event of the model-health asset (one per cooldown); draw each drop."""
+        from salary.drops.health import draw_drops, judge_drops
         from salary.drops.publish import publish_all
         from salary.lake import Lake, open_store
-        from salary.monitoring import health_verdict
         from salary.runtime import task_summary
 
-        summary = publish_all(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id, job["drops"])
-        alerts = [v for r in summary["drops"] if r["status"] == "predicted"
-                  and (v := health_verdict(r, SETTINGS.predict.degraded_mse_over_test))]
-        for verdict in alerts:
-            outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=verdict)
-        task_summary("publish", run_id, {**summary, "health_alerts": alerts})
+        store, lake = open_store(lake_root), Lake(lake_root, SETTINGS.lake)
+        summary = publish_all(store, lake, run_id, job["drops"])
+        last = inlet_events[MODEL_HEALTH].ascending(False).limit(1)
+        alerts = judge_drops(store, lake, run_id, summary["drops"], last[0].timestamp if len(last) else None,
+                             dt.timedelta(minutes=SETTINGS.schedule.retrain_cooldown_minutes),
+                             P.degraded_mse_over_test)
+        for alert in (a for a in alerts if a["event"]):
+            outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=alert)
+        pictures = draw_drops(store, lake, summary["drops"], P.degraded_mse_over_test)
+        task_summary("publish", run_id, {**summary, "health_alerts": alerts, "pictures": pictures})
         return summary
 
     find_drops(lake_root="{{ var.value.lake_root }}") >> predict

@@ -1,7 +1,8 @@
 """
 ### salary_training
 
-Nightly: generate the synthetic salary dataset, clean it, run the report's two queries
+Nightly, or on an event of `salary_model_health` (a drifted or degraded drop, at most one per
+cooldown): generate the synthetic salary dataset, clean it with the labelled drops, run the report's two queries
 (each a `spark-submit` of a job in `jobs/` on the `spark_default` connection), then tune and
 train the salary model with Ray Tune on the `ray_default` cluster (Ray Jobs API) and promote
 it if it beats the champion on the same test rows.
@@ -13,12 +14,12 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
 
 | task | writes (below the lake root, Variable `lake_root`) |
 |---|---|
-| generate_dataset | `datasets/parquet_chunks/generated/` (skipped when identical) |
-| etl_benchmark | `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json`; asset `salary_curated` |
+| generate_dataset | `datasets/parquet_chunks/generated/` (skipped when identical; a run started by a model-health event keeps the one there) |
+| etl_benchmark | curates `parquet_chunks/generated/` and the labelled drops' `parquet_chunks/labelled-<drop>/` into `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json`; asset `salary_curated` |
 | top_earners | `reports/top_earners/<run>/` |
 | age_distribution | `reports/age_distribution/<run>/` |
-| tune_model | `models/salary/<run>/` (pipeline, ml_model.pkl, scaler.pkl, metrics, manifest) |
-| promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json`; asset `salary_champion` when it promotes (which starts `salary_batch_predict` for drops waiting) |
+| tune_model | `models/salary/<run>/` (pipeline, ml_model.pkl, scaler.pkl, metrics, manifest, `_pictures/`); labelled rows weigh `[model] labelled_share` of the fit |
+| promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json` (with what started the run); asset `salary_champion` when it promotes (which starts `salary_batch_predict` for drops waiting) |
 
 Trigger with params to change the dataset (`rows`, `seed`), the queries (`top_n`, `k`) or
 the search (`preset`: `default`, or `paper` for the report's own grid search).
@@ -32,12 +33,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
-from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED
+from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED, MODEL_HEALTH
 from salary_airflow.operators.ray import RayJobOperator
 from salary_airflow.operators.spark import SparkJobSubmitOperator
 
@@ -73,7 +73,12 @@ with DAG(
     # No start_date, and run_immediately=timedelta(0): unpausing waits for the next cron time
     # instead of starting the most recent missed one at once (run_immediately=False still runs
     # it when it was missed by less than a tenth of the period, e.g. 2.4 h for a nightly cron).
-    schedule=CronTriggerTimetable(SETTINGS.schedule.training, timezone="UTC", run_immediately=dt.timedelta(0)),
+    # Nightly, or on an event of salary_model_health (a drifted or degraded drop; at most one per
+    # cooldown): a retrain on the data including the labelled drops.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SETTINGS.schedule.training, timezone="UTC", run_immediately=dt.timedelta(0)),
+        assets=MODEL_HEALTH,
+    ),
     catchup=False,
     max_active_runs=1,
     tags=["salary", "spark", "training"],
@@ -93,7 +98,10 @@ with DAG(
                         description="Hyperparameter search preset (config/search_spaces.toml)"),
     },
 ) as dag:
-    generate_dataset = spark_job("generate_dataset", "--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}")
+    # A retrain on a model-health event learns from the labelled drops: it keeps the generated
+    # dataset there is (its params are the defaults, which may differ from what was generated).
+    generate_dataset = spark_job("generate_dataset", "--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}",
+                                 "--keep-existing", "{{ 'yes' if dag_run.run_type == 'asset_triggered' else 'no' }}")
     etl_benchmark = spark_job("etl_benchmark", outlets=[CURATED])
     top_earners = spark_job("top_earners", "--top-n", "{{ params.top_n }}")
     age_distribution = spark_job("age_distribution", "--k", "{{ params.k }}")
@@ -109,14 +117,22 @@ with DAG(
     )
 
     @task(task_id="promote_model", outlets=[CHAMPION_ALIAS])
-    def promote_model(lake_root: str, run_id: str, outlet_events=None) -> dict:
+    def promote_model(lake_root: str, run_id: str, outlet_events=None, dag_run=None,
+                      triggering_asset_events=None) -> dict:
         """Make this run's model the champion if it beats the current one on the same test rows;
-        a promotion (only) is an event of the salary_champion asset."""
+        a promotion (only) is an event of the salary_champion asset. The decision records what
+        started the run (schedule, a user, or the model-health events it answers)."""
         from salary.lake import Lake, open_store
         from salary.registry import promote
         from salary.runtime import task_summary
 
-        decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id, SETTINGS.model.promotion_margin)
+        # The accessor lists an event under each of its keys: one entry per (asset, time).
+        events = {(e.asset.name, e.timestamp.isoformat()): e.extra
+                  for events in (triggering_asset_events or {}).values() for e in events}
+        trigger = {"run_type": getattr(dag_run.run_type, "value", str(dag_run.run_type)),
+                   "events": [{"asset": name, "timestamp": at, "extra": extra} for (name, at), extra in events.items()]}
+        decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id,
+                           SETTINGS.model.promotion_margin, trigger)
         if decision["promoted"]:
             outlet_events[CHAMPION_ALIAS].add(CHAMPION, extra=decision)
         task_summary("promote_model", run_id, decision)

@@ -16,12 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, required=True, help="distinct people to generate")
     parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--keep-existing", choices=["yes", "no"], default="no",
+                        help="keep a generated dataset already there, whatever its rows and seed")
     job = start_job(parser, argv)
     args, lake, stages = job.args, job.lake, job.stages
     with stages.stage("session"):
         spark = get_session(JOB)
     result = write_dataset(spark, HadoopStore(spark, lake.root), lake, job.settings, args.rows, args.seed,
-                           args.run_id, stages)
+                           args.run_id, stages, keep_existing=args.keep_existing == "yes")
     manifest = result["manifest"]
     finish_job(spark, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, {
         "skipped": result["skipped"], "rows": manifest["rows"], "rows_out": manifest["raw_rows"],

@@ -104,6 +104,7 @@ class ScheduleSettings:
     training: str
     retries: int
     retry_delay_seconds: int
+    retrain_cooldown_minutes: float
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ class ModelSettings:
     validation_percent: int
     validation_rows: int
     promotion_margin: float
+    labelled_window_days: float
+    labelled_share: float
+    labelled_half_life_days: float
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
             training=raw["schedule"]["training"],
             retries=int(raw["schedule"]["retries"]),
             retry_delay_seconds=int(raw["schedule"]["retry_delay_seconds"]),
+            retrain_cooldown_minutes=float(raw["schedule"]["retrain_cooldown_minutes"]),
         ),
         spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
         model=ModelSettings(**raw["model"]),

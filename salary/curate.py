@@ -1,6 +1,7 @@
 """Curating the raw chunks (Spark): validate, normalise, reject, de-duplicate, publish.
 
-Reads every complete chunk under <lake>/datasets/parquet_chunks/ (a folder with _SUCCESS),
+Reads every complete chunk under <lake>/datasets/parquet_chunks/ (a folder with _SUCCESS): the
+generated one and the labelled drops' (``labelled-<drop>``, within the recency window),
 fails on a missing column or wrong type before reading any rows, rejects rows with nulls or
 out-of-range ages (to <lake>/datasets/rejected/<run>/<reason>/), drops duplicate ids, and
 publishes the curated version by rename, then points _CURRENT at it. The row counts reconcile:
@@ -9,6 +10,7 @@ rows in = curated + rejected + duplicates dropped.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from typing import Any
@@ -30,9 +32,9 @@ from salary.etl import (
     normalise,
     routed,
 )
-from salary.lake import CURRENT, GENERATED_CHUNK, MANIFEST, SUCCESS, Lake, Store, join, path_segment
+from salary.lake import CURRENT, GENERATED_CHUNK, LABELLED_PREFIX, MANIFEST, SUCCESS, Lake, Store, join, path_segment
 from salary.runtime import Stages
-from salary.schema import RAW_COLUMNS
+from salary.schema import RAW_COLUMNS, SOURCE
 
 JOB = "etl_benchmark"
 log = logging.getLogger(__name__)
@@ -40,27 +42,41 @@ log = logging.getLogger(__name__)
 REJECT_REASONS = tuple(f"null_{c}" for c in RAW_COLUMNS) + ("blank_name", "age_out_of_range", CONFLICTING_ID)
 
 
-def complete_chunks(store: Store, raw: str) -> list[str]:
-    """Paths of the raw chunks that finished writing; incomplete ones are logged and skipped."""
-    chunks = []
+def training_chunks(store: Store, raw: str, now: dt.datetime,
+                    labelled_window_days: float) -> tuple[list[str], list[str]]:
+    """Paths of the raw chunks to curate, and the labelled chunks left out as older than the
+    window. Incomplete chunks are logged and skipped."""
+    chunks, expired = [], []
+    oldest = now - dt.timedelta(days=labelled_window_days)
     for name in store.dirs(raw):
         path = join(raw, name)
-        if store.exists(join(path, SUCCESS)):
-            chunks.append(path)
-        else:
+        if not store.exists(join(path, SUCCESS)):
             log.warning("skipping raw chunk %s: no %s marker (still being written?)", path, SUCCESS)
+        elif name.startswith(LABELLED_PREFIX) and labelled_at(store, path) < oldest:
+            expired.append(path)
+        else:
+            chunks.append(path)
     if not chunks:
         raise BadInputError(f"no complete raw chunk under {raw}")
-    return chunks
+    if expired:
+        log.info("left out %d labelled chunk(s) older than %s days: %s", len(expired), labelled_window_days, expired)
+    return chunks, expired
+
+
+def labelled_at(store: Store, chunk: str) -> dt.datetime:
+    manifest = store.read_json(join(chunk, MANIFEST)) or {}
+    if "labelled_at" not in manifest:
+        raise BadInputError(f"labelled chunk {chunk} has no labelled_at in its {MANIFEST}")
+    return dt.datetime.fromisoformat(manifest["labelled_at"])
 
 
 def read_raw(spark: SparkSession, chunks: list[str]) -> DataFrame:
-    """All chunks, each validated and normalised to the curated schema, as one DataFrame."""
+    """All chunks, each validated and normalised to the curated schema (+ its source), as one DataFrame."""
     frames = []
     for path in chunks:
         df = spark.read.parquet(path)
         check_schema(df.schema, f"raw chunk {path}")
-        frames.append(normalise(df))
+        frames.append(normalise(df, path.rsplit("/", 1)[1]))
     return functools.reduce(DataFrame.unionByName, frames)
 
 
@@ -68,7 +84,8 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
             stages: Stages) -> dict[str, Any]:
     truth = settings.dataset.truth
     with stages.stage("read_validate"):
-        chunks = complete_chunks(store, lake.raw)
+        chunks, expired = training_chunks(store, lake.raw, dt.datetime.now(dt.UTC),
+                                          settings.model.labelled_window_days)
         raw = read_raw(spark, chunks)
 
     seen, counted = Observation("raw"), Observation("cleaned")
@@ -76,6 +93,8 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
     cleaned = clean(raw, truth.age_min, truth.age_max).observe(
         counted,
         *clean_metrics(),
+        F.sum(F.when((F.col(STATUS) == CURATED) & F.col(SOURCE).startswith(LABELLED_PREFIX), 1)
+              .otherwise(0)).alias("labelled_rows_out"),
         *[F.sum(F.when(F.col(REASON) == r, 1).otherwise(0)).alias(r) for r in REJECT_REASONS],
     )
     staging = lake.staging(JOB, run_id)
@@ -87,6 +106,7 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
     rows_in = int(seen.get["rows_in"])
     metrics = {k: int(v or 0) for k, v in counted.get.items()}
     rejected_by_reason = {r: n for r in REJECT_REASONS if (n := metrics.pop(r))}
+    labelled_rows_out = metrics.pop("labelled_rows_out")
     accounted = metrics["rows_out"] + metrics["rows_rejected"] + metrics["duplicates_dropped"]
     if accounted != rows_in:
         raise RuntimeError(f"row counts do not reconcile: {rows_in} in, {accounted} accounted for {metrics}")
@@ -103,8 +123,12 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
         store.write_json(join(staged_curated, MANIFEST), {
             "run_id": run_id,
             "rows": metrics["rows_out"],
-            "columns": list(RAW_COLUMNS),
+            "columns": [*RAW_COLUMNS, SOURCE],
             "source_chunks": chunks,
+            "labelled_rows": labelled_rows_out,
+            # When each labelled drop arrived (its rows' weight decays with it: salary.train).
+            "labelled_at": {name: labelled_at(store, c).isoformat() for c in chunks
+                            if (name := c.rsplit("/", 1)[1]).startswith(LABELLED_PREFIX)},
             "generated_manifest": store.read_json(join(lake.raw, GENERATED_CHUNK, MANIFEST)),
         })
         store.write_atomic(join(staged_curated, SUCCESS), b"")
@@ -118,7 +142,9 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
         "rows_in": rows_in,
         **metrics,
         "rejected_by_reason": rejected_by_reason,
+        "labelled_rows_out": labelled_rows_out,
         "source_chunks": chunks,
+        "labelled_chunks_expired": expired,
         "output": curated_out,
         "rejected_output": rejected_out if rejected_by_reason else None,
         "pruned_versions": removed,

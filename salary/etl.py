@@ -9,7 +9,8 @@ from pyspark.sql import types as T
 from salary import schema
 from salary.columns import snake_case
 from salary.errors import BadInputError
-from salary.schema import RAW_COLUMNS
+from salary.lake.paths import LABELLED_PREFIX
+from salary.schema import RAW_COLUMNS, SOURCE
 
 STATUS = "status"
 CURATED, REJECTED, DUPLICATE = "curated", "rejected", "duplicate"
@@ -52,12 +53,13 @@ def check_schema(struct: T.StructType, source: str) -> None:
         raise SchemaMismatchError(f"{source}: " + "; ".join(problems))
 
 
-def normalise(df: DataFrame) -> DataFrame:
-    """snake_case names, target types, trimmed names, signup_date as a DATE; extra columns dropped."""
+def normalise(df: DataFrame, source: str) -> DataFrame:
+    """snake_case names, target types, trimmed names, signup_date as a DATE; extra columns dropped;
+    ``source`` (the chunk's folder name) in a last column."""
     renamed = df.toDF(*[snake_case(c) for c in df.columns])
     out = [F.col(c).cast(target_type(c)).alias(c) for c in RAW_COLUMNS if c != "name"]
     out.insert(1, F.trim(F.col("name")).alias("name"))
-    return renamed.select(*out)
+    return renamed.select(*out, F.lit(source).alias(SOURCE))
 
 
 def reject_reason(age_min: int, age_max: int) -> Column:
@@ -67,7 +69,10 @@ def reject_reason(age_min: int, age_max: int) -> Column:
     name = F.col("name")
     reason = F.when(name.isNotNull() & (F.length(name) == 0), F.lit("blank_name")).otherwise(reason)
     for column in reversed(RAW_COLUMNS):
-        reason = F.when(F.col(column).isNull(), F.lit(f"null_{column}")).otherwise(reason)
+        missing = F.col(column).isNull()
+        if column == "name":  # a labelled drop's rows have no names (the model does not use them)
+            missing = missing & ~F.col(SOURCE).startswith(LABELLED_PREFIX)
+        reason = F.when(missing, F.lit(f"null_{column}")).otherwise(reason)
     return reason
 
 
@@ -97,7 +102,7 @@ def clean(df: DataFrame, age_min: int, age_max: int) -> DataFrame:
         .when(F.col("_nth") == 1, F.lit(CURATED))
         .otherwise(F.lit(DUPLICATE))
     )
-    return ranked.select(*RAW_COLUMNS, reason.alias(REASON), status.alias(STATUS))
+    return ranked.select(*RAW_COLUMNS, SOURCE, reason.alias(REASON), status.alias(STATUS))
 
 
 def clean_metrics() -> list[Column]:

@@ -130,14 +130,18 @@ def build_manifest(settings: Settings, rows: int, seed: int, counts: dict[str, i
 
 
 def write_dataset(spark: SparkSession, store: Store, lake: Lake, settings: Settings,
-                  rows: int, seed: int, run_id: str, stages: Stages) -> dict[str, Any]:
-    """Generate and publish the chunk unless an identical one exists; return the summary."""
+                  rows: int, seed: int, run_id: str, stages: Stages, keep_existing: bool = False) -> dict[str, Any]:
+    """Generate and publish the chunk unless an identical one exists (with ``keep_existing``:
+    unless any complete one exists); return the summary."""
     target = lake.generated_chunk
     digest = settings.dataset.digest(rows, seed)
     with stages.stage("check_existing"):
         existing = store.read_json(join(target, MANIFEST))
     if existing and existing.get("digest") == digest:
         log.info("dataset %s already complete at %s; nothing to do", digest, target)
+        return {"skipped": True, "manifest": existing}
+    if existing and keep_existing:
+        log.info("keeping the dataset at %s (%d rows, seed %d) as asked", target, existing["rows"], existing["seed"])
         return {"skipped": True, "manifest": existing}
 
     staging = lake.staging("generate_dataset", run_id)

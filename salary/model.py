@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -87,18 +87,46 @@ def build_pipeline(model: str, params: Mapping[str, Any], threads: int | None = 
     return Pipeline([("scaler", StandardScaler()), ("model", estimator)])
 
 
+def sample_weights(recency: np.ndarray, share: float) -> np.ndarray | None:
+    """Per-row weights from each row's ``recency``: 0 for a generated row; for a row of a
+    labelled drop, 0.5 ** (its age / the half-life), in (0, 1]. None (every row weighs the same)
+    when all rows or none are labelled.
+
+    The labelled rows (the world as it is now) together get ``share`` of the total weight, each
+    in proportion to its recency, and the freshest at least as much as a generated row. With n
+    generated and m fresh labelled rows, each weighs share/(1-share) * n/m: 300k rows after 30M
+    generated ones weigh 400 each at share 0.8, so where the two overlap (an age band whose pay
+    changed) the fit follows the labelled rows, and elsewhere the generated rows still teach
+    what the drops do not cover. The half-life keeps last month's drops from outvoting today's.
+    """
+    recency = np.asarray(recency, np.float64)
+    labelled = recency > 0
+    n = int((~labelled).sum())
+    if n == 0 or n == len(recency):
+        return None
+    scale = max(1.0, share / (1 - share) * n / float(recency[labelled].sum()))
+    weights = np.ones(len(recency))
+    weights[labelled] = recency[labelled] * scale
+    return weights
+
+
+def mse(y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float:
+    return float(np.average((y_true - y_pred) ** 2, weights=weights))
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, floor_mse: float,
-                       train_mean: float) -> dict[str, float]:
-    """MSE, RMSE, MAE, R², the MSE over the noise floor, and a mean predictor's MSE."""
-    mse = float(mean_squared_error(y_true, y_pred))
-    baseline = float(np.mean((y_true - train_mean) ** 2))
+                       train_mean: float, weights: np.ndarray | None = None) -> dict[str, float]:
+    """MSE, RMSE, MAE, R², the MSE over the noise floor, and a mean predictor's MSE; weighted
+    by ``weights`` when given (the same weights the model was fitted with)."""
+    error = mse(y_true, y_pred, weights)
+    baseline = mse(y_true, np.full(len(y_true), train_mean), weights)
     return {
-        "mse": mse,
-        "rmse": float(np.sqrt(mse)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
+        "mse": error,
+        "rmse": float(np.sqrt(error)),
+        "mae": float(mean_absolute_error(y_true, y_pred, sample_weight=weights)),
+        "r2": float(r2_score(y_true, y_pred, sample_weight=weights)),
         "floor_mse": floor_mse,
-        "mse_over_floor": mse / floor_mse,
+        "mse_over_floor": error / floor_mse,
         "mean_baseline_mse": baseline,
         "mean_baseline_over_floor": baseline / floor_mse,
         "rows": int(len(y_true)),

@@ -42,16 +42,23 @@ def reference_bins(X: np.ndarray, names: Sequence[str], bins: int = 10) -> dict[
     return out
 
 
+def shares(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Share of the rows ``X`` in each of the reference's bins, per feature it has."""
+    out = {}
+    for j, name in enumerate(names):
+        if name in reference and len(X):
+            counts = np.bincount(_bin_index(X[:, j], np.asarray(reference[name]["edges"])),
+                                 minlength=len(reference[name]["shares"]))
+            out[name] = counts / counts.sum()
+    return out
+
+
 def psi(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """PSI per feature of the rows ``X`` against ``reference`` (features it lacks are skipped)."""
     out: dict[str, float] = {}
-    for j, name in enumerate(names):
-        if name not in reference or len(X) == 0:
-            continue
-        edges = np.asarray(reference[name]["edges"])
+    for name, found in shares(reference, X, names).items():
         expected = np.clip(np.asarray(reference[name]["shares"]), EPSILON, None)
-        counts = np.bincount(_bin_index(X[:, j], edges), minlength=len(expected))
-        actual = np.clip(counts / counts.sum(), EPSILON, None)
+        actual = np.clip(found, EPSILON, None)
         out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
     return out
 
@@ -62,8 +69,10 @@ def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequenc
     if not reference:
         return {"psi": {}, "drifted": [], "note": "the model's manifest has no training reference"}
     values = psi(reference, X, names)
+    bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": found.tolist()}
+            for name, found in shares(reference, X, names).items()}
     return {"psi": values, "threshold": threshold,
-            "drifted": sorted(name for name, value in values.items() if value > threshold)}
+            "drifted": sorted(name for name, value in values.items() if value > threshold), "bins": bins}
 
 
 def health_verdict(result: Mapping[str, Any], degraded_mse_over_test: float) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ DAG's publish task then makes them visible by renames. Rows in = rows predicted 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ from salary.model import features
 from salary.monitoring import drift_report
 from salary.registry import champion, load_version
 from salary.runtime import Stages
-from salary.schema import DROP_COLUMNS, LABEL
+from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,31 @@ def prediction_table(valid: pd.DataFrame, X: np.ndarray, names: Sequence[str], p
     out[PREDICTION] = prediction
     return pa.Table.from_pandas(out, preserve_index=False).append_column(
         "model_version", pa.repeat(pa.scalar(version), len(out)).dictionary_encode())
+
+
+def labelled_table(valid: pd.DataFrame) -> pa.Table | None:
+    """The drop's rows that carry the true salary, as a raw chunk of the training data (the raw
+    columns; a drop has no names, so ``name`` is null), or None when no row is labelled."""
+    if LABEL not in valid.columns or not valid[LABEL].notna().any():
+        return None
+    rows = valid.loc[valid[LABEL].notna()]
+    arrays = {
+        "id": pa.array(rows["id"].to_numpy(np.int64)),
+        "name": pa.nulls(len(rows), pa.string()),
+        "age": pa.array(rows["age"].to_numpy(np.int32)),
+        "salary": pa.array(rows[LABEL].to_numpy(np.float64)),
+        "signup_date": pa.array(pd.to_datetime(rows["signup_date"]).dt.date, pa.date32()),
+        "is_active": pa.array(rows["is_active"].to_numpy(bool)),
+    }
+    return pa.table({c: arrays[c] for c in RAW_COLUMNS})
+
+
+def _stage_labelled(store: Store, folder: str, table: pa.Table, result: dict[str, Any]) -> None:
+    write_parquet(store, join(folder, "part-0.parquet"), table)
+    store.write_json(join(folder, MANIFEST), {
+        "drop": result["drop"], "rows": table.num_rows, "labelled_at": dt.datetime.now(dt.UTC).isoformat(),
+        "run": result["run"], "model_version": result["model_version"]})
+    store.write_atomic(join(folder, SUCCESS), b"")
 
 
 def _stage_predictions(store: Store, folder: str, table: pa.Table, monitoring: dict[str, Any],
@@ -149,6 +175,10 @@ def predict_drop(store: Store, lake: Lake, settings: Settings, owner: str, drop:
         if len(rejected):
             stage_rejected(store, join(staged, "rejected"), drop, f"{len(rejected)} of {len(table)} rows rejected",
                            counts, rejected, owner)
+        labelled = labelled_table(valid)
+        result["rows_labelled"] = 0 if labelled is None else labelled.num_rows
+        if labelled is not None:  # training data from now on (published with the predictions)
+            _stage_labelled(store, join(staged, "labelled"), labelled, result)
         if len(valid):
             _stage_predictions(store, join(staged, "predictions"),
                                prediction_table(valid, X, names, prediction, manifest["version"]), monitoring, result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,9 @@ def _dump(obj: Any) -> bytes:
 
 
 def publish_version(store: Store, lake: Lake, version: str, pipeline: Any, manifest: dict[str, Any],
-                    metrics: dict[str, Any]) -> str:
-    """Stage a model version, then publish it by one rename. Returns its URI.
+                    metrics: dict[str, Any], extra_files: Mapping[str, bytes] | None = None) -> str:
+    """Stage a model version (with ``extra_files``, e.g. its pictures), then publish it by one
+    rename. Returns its URI.
 
     Versions are immutable: when a retry of the same run finds its version already published,
     that version stays (the champion pointer may name it) and the new copy is dropped.
@@ -53,6 +55,8 @@ def publish_version(store: Store, lake: Lake, version: str, pipeline: Any, manif
     target = lake.model_version(version)
     staging = store.stage(lake.staging("register_model", version))
     for name, data in artifacts.items():
+        store.write_bytes(join(staging, name), data)
+    for name, data in (extra_files or {}).items():
         store.write_bytes(join(staging, name), data)
     store.write_json(join(staging, "metrics.json"), metrics)
     full = {**manifest, "version": version, "sha256": {n: sha256(d) for n, d in artifacts.items()}}
@@ -100,8 +104,10 @@ def decide(candidate_mse: float, champion_mse: float | None, margin: float) -> D
                            f"x (1 - {margin}) = {threshold:,.0f}")
 
 
-def promote(store: Store, lake: Lake, version: str, margin: float) -> dict[str, Any]:
-    """Apply the promotion gate to ``version`` and record the decision in the lake.
+def promote(store: Store, lake: Lake, version: str, margin: float,
+            trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Apply the promotion gate to ``version`` and record the decision, with what started the
+    run (``trigger``), in the lake.
 
     Both MSEs come from the version's metrics.json, where the tuning job scored the candidate
     and the champion of the time on the same test rows.
@@ -119,7 +125,8 @@ def promote(store: Store, lake: Lake, version: str, margin: float) -> dict[str, 
         )
     decision = decide(metrics["test"]["mse"], on_split.get("mse") if current else None, margin)
     record = {"version": version, "promoted": decision.promote, "reason": decision.reason,
-              "candidate_test_mse": metrics["test"]["mse"], "previous_champion": current}
+              "candidate_test_mse": metrics["test"]["mse"], "previous_champion": current,
+              "champion_test_mse_on_same_rows": on_split.get("mse"), "trigger": dict(trigger or {})}
     if decision.promote:
         store.write_json(join(lake.models, CHAMPION), {
             "version": version, "test_mse": metrics["test"]["mse"], "path": folder,

@@ -27,6 +27,8 @@ RULES: dict[str, ColumnRule] = {
 }
 RAW_COLUMNS = tuple(RULES)  # the training data, in the order it is written
 LABEL = "salary"
+# Curated rows also say which raw chunk they came from: "generated" or "labelled-<drop>".
+SOURCE = "source"
 # A prediction drop: the model's inputs and id; the label is optional (it gives a live MSE).
 DROP_COLUMNS = ("id", "age", "is_active", "signup_date")
 

@@ -19,12 +19,14 @@ import pyarrow.parquet as pq
 
 from salary.config import Settings
 from salary.errors import BadInputError
-from salary.lake import MANIFEST, Lake, join
+from salary.lake import LABELLED_PREFIX, MANIFEST, Lake, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import MODEL_COLUMNS, build_pipeline, features, regression_metrics, split
+from salary.model import MODEL_COLUMNS, build_pipeline, features, mse, regression_metrics, sample_weights, split
 from salary.monitoring import reference_bins
+from salary.pictures import PICTURES, draw, training_pictures
 from salary.registry import champion, load_version, publish_version
 from salary.runtime import Stages, code_version
+from salary.schema import SOURCE
 from salary.tuning import SearchData, search
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,30 @@ def load_curated(store: FsspecStore, lake: Lake, run_id: str) -> tuple[pd.DataFr
     if manifest is None:
         raise BadInputError(f"no published curated dataset at {uri} (did etl_benchmark run for this run?)")
     fs, path = store.filesystem(uri)
-    return pq.read_table(path, columns=list(MODEL_COLUMNS), filesystem=fs).to_pandas(), manifest
+    # Versions curated before labelled drops existed have no source column: all generated.
+    columns = [*MODEL_COLUMNS, SOURCE] if SOURCE in manifest.get("columns", []) else list(MODEL_COLUMNS)
+    return pq.read_table(path, columns=columns, filesystem=fs).to_pandas(), manifest
+
+
+def labelled_rows(df: pd.DataFrame) -> np.ndarray:
+    """Which curated rows came from labelled drops."""
+    if SOURCE not in df.columns:
+        return np.zeros(len(df), bool)
+    return df[SOURCE].astype(str).str.startswith(LABELLED_PREFIX).to_numpy()
+
+
+def recency(df: pd.DataFrame, labelled_at: dict[str, str], now: dt.datetime, half_life_days: float) -> np.ndarray:
+    """0 for a generated row; 0.5 ** (days since its drop arrived / half-life) for a labelled one
+    (a drop whose arrival the curated manifest does not record counts as fresh)."""
+    out = np.zeros(len(df))
+    if SOURCE not in df.columns:
+        return out
+    sources = df[SOURCE].astype(str)
+    for source in sources[labelled_rows(df)].unique():
+        at = labelled_at.get(source)
+        days = 0.0 if at is None else max(0.0, (now - dt.datetime.fromisoformat(at)).total_seconds() / 86400)
+        out[(sources == source).to_numpy()] = 0.5 ** (days / half_life_days)
+    return out
 
 
 def ground_truth(manifest: dict[str, Any], settings: Settings) -> tuple[float, dt.date]:
@@ -49,14 +74,24 @@ def ground_truth(manifest: dict[str, Any], settings: Settings) -> tuple[float, d
 
 
 def score_champion(store: FsspecStore, lake: Lake, test_rows: pd.DataFrame, y_test: np.ndarray, as_of: dt.date,
-                   names: tuple[str, ...]) -> dict[str, Any] | None:
-    """The current champion's MSE on exactly the candidate's test rows (what the gate compares)."""
+                   names: tuple[str, ...], weights: np.ndarray | None) -> dict[str, Any] | None:
+    """The current champion's MSE on exactly the candidate's test rows, with the same weights
+    (what the gate compares)."""
     incumbent = champion(store, lake)
     if not incumbent:
         return None
     old, old_manifest = load_version(store, lake, incumbent["version"])
     X_old = features(test_rows, as_of, tuple(old_manifest.get("features", names)))
-    return {"version": incumbent["version"], "mse": float(np.mean((y_test - old.predict(X_old)) ** 2))}
+    return {"version": incumbent["version"], "mse": mse(y_test, old.predict(X_old), weights)}
+
+
+def reference_sample(rng: np.random.Generator, rows: np.ndarray, weights: np.ndarray | None,
+                     size: int = 1_000_000) -> np.ndarray:
+    """Up to ``size`` of ``rows``, drawn with probability proportional to their weights."""
+    if weights is None:
+        return rng.choice(rows, min(len(rows), size), replace=False)
+    p = weights[rows] / weights[rows].sum()
+    return rng.choice(rows, min(len(rows), size), replace=True, p=p)
 
 
 def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id: str, preset_name: str, stages: Stages,
@@ -75,15 +110,24 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         parts = split(ids, m.test_percent, m.validation_percent)
         y = df["salary"].to_numpy(np.float64)
         X = features(df, as_of, names)
+        labelled = labelled_rows(df)
+        weights = sample_weights(recency(df, curated_manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC),
+                                         m.labelled_half_life_days), m.labelled_share)
     # Shuffle the fit rows once (seeded) so every ASHA rung's prefix is a random sample.
     rng = np.random.default_rng(0)
     fit_rows = rng.permutation(np.flatnonzero(parts.fit))
     if "train_rows" in preset:  # the paper preset: the report's 10,000-row sample
         fit_rows = fit_rows[: int(preset["train_rows"])]
     val_rows = np.flatnonzero(parts.validation)[: m.validation_rows]
-    data = SearchData(X[fit_rows], y[fit_rows], X[val_rows], y[val_rows])
-    log.info("rows: %d curated, %d train (%d fit, %d validation), %d test; features %s",
-             len(df), int(parts.train.sum()), len(fit_rows), len(val_rows), int(parts.test.sum()), names)
+    data = SearchData(X[fit_rows], y[fit_rows], X[val_rows], y[val_rows],
+                      *((None, None) if weights is None else (weights[fit_rows], weights[val_rows])))
+    log.info("rows: %d curated (%d from labelled drops), %d train (%d fit, %d validation), %d test; features %s",
+             len(df), int(labelled.sum()), int(parts.train.sum()), len(fit_rows), len(val_rows),
+             int(parts.test.sum()), names)
+    if weights is not None:
+        log.info("labelled rows weigh %.1f-%.1f generated rows (labelled_share %s, half-life %s days)",
+                 float(weights[labelled].min()), float(weights[labelled].max()), m.labelled_share,
+                 m.labelled_half_life_days)
 
     with stages.stage("search"), tempfile.TemporaryDirectory(prefix="tune-") as storage:
         result = search(preset_name, preset, data, storage)
@@ -91,12 +135,15 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
     refit_rows = fit_rows if "train_rows" in preset else np.flatnonzero(parts.train)
     with stages.stage("refit"):
         pipeline = build_pipeline(preset["model"], result["best_config"], threads=-1)
-        pipeline.fit(X[refit_rows], y[refit_rows])
+        pipeline.fit(X[refit_rows], y[refit_rows],
+                     **({} if weights is None else {"model__sample_weight": weights[refit_rows]}))
     with stages.stage("evaluate"):
         X_test, y_test = X[parts.test], y[parts.test]
-        train_mean = float(y[refit_rows].mean())
-        test = regression_metrics(y_test, pipeline.predict(X_test), floor, train_mean)
-        champion_on_split = score_champion(store, lake, df.loc[parts.test], y_test, as_of, names)
+        w_test = None if weights is None else weights[parts.test]
+        train_mean = float(np.average(y[refit_rows], weights=None if weights is None else weights[refit_rows]))
+        y_pred = pipeline.predict(X_test)
+        test = regression_metrics(y_test, y_pred, floor, train_mean, w_test)
+        champion_on_split = score_champion(store, lake, df.loc[parts.test], y_test, as_of, names, w_test)
     log.info("test MSE %.0f = %.4f x floor (mean predictor: %.2f x floor), R2 %.4f",
              test["mse"], test["mse_over_floor"], test["mean_baseline_over_floor"], test["r2"])
 
@@ -123,10 +170,35 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         "code_version": code_version(),
         "test_metrics": test,
         # Feature distributions of the training rows, for drift monitoring on new data (PSI).
-        "reference": reference_bins(X[rng.choice(refit_rows, min(len(refit_rows), 1_000_000), replace=False)],
-                                    names, settings.predict.psi_bins),
+        # Sampled by weight: after a retrain on drifted drops, the reference is the world the
+        # model was fitted to, so the next drop from that world is not drift.
+        "reference": reference_bins(X[reference_sample(rng, refit_rows, weights)], names, settings.predict.psi_bins),
+        "weights": None if weights is None else {
+            "labelled_rows": int(labelled.sum()), "labelled_row_weight_max": float(weights[labelled].max()),
+            "labelled_share": m.labelled_share, "labelled_half_life_days": m.labelled_half_life_days,
+            "rule": "salary.model.sample_weights"},
     }
+    with stages.stage("draw"):
+        truth = settings.dataset.truth
+        pictures = draw(f"model {run_id}", training_pictures, run_id, y_test, y_pred,
+                        df["age"].to_numpy()[parts.test], labelled[parts.test], floor, settings.queries.age_band_starts,
+                        truth.age_max, result["trials"], stages.seconds, {
+                            "test MSE / noise floor": f"{test['mse_over_floor']:.4f}",
+                            "champion on the same rows": champion_on_split and
+                            f"{champion_on_split['mse'] / floor:.4f} x floor ({champion_on_split['version']})",
+                            "rows": f"{len(df):,} curated, {int(labelled.sum()):,} from labelled drops",
+                            "best parameters": result["best_config"]})
     with stages.stage("publish"):
-        target = publish_version(store, lake, run_id, pipeline, manifest, metrics)
-    return {"output": target, "preset": preset_name, "test": test, "best_params": result["best_config"],
-            "trials": len(result["trials"]), "champion_on_test_split": champion_on_split}
+        target = publish_version(store, lake, run_id, pipeline, manifest, metrics,
+                                 {f"{PICTURES}/{name}": data for name, data in pictures.items()})
+    # The registry's copy is the truth: a retry that found its version published by an earlier
+    # attempt reports that attempt's figures (what the gate reads), not its own refit's.
+    published = store.read_json(join(target, "metrics.json")) or metrics
+    if published["test"] != test:
+        log.warning("version %s was published by an earlier attempt: reporting its metrics", run_id)
+    pictures_at = join(target, PICTURES) if store.exists(join(target, PICTURES, "index.html")) else None
+    if pictures_at:
+        log.info("pictures of model %s: %s/index.html", run_id, pictures_at)
+    return {"output": target, "pictures": pictures_at,
+            "preset": preset_name, "test": published["test"], "best_params": result["best_config"],
+            "trials": len(result["trials"]), "champion_on_test_split": published["champion_on_test_split"]}

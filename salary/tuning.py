@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from salary.model import asha_rungs, build_pipeline
+from salary.model import asha_rungs, build_pipeline, mse
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,13 @@ class SearchData:
     y_fit: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    # Sample weights (salary.model.sample_weights) of the fit and validation rows; None: equal.
+    w_fit: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+
+    def fit_weights(self, n: int) -> dict[str, Any]:
+        """The fit arguments of a pipeline fitted on the first ``n`` fit rows."""
+        return {} if self.w_fit is None else {"model__sample_weight": self.w_fit[:n]}
 
 
 def param_space(preset: dict[str, Any]) -> dict[str, Any]:
@@ -60,20 +67,22 @@ def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: Searc
     with threadpool_limits(1):
         for rows in rungs:
             n = min(rows, len(data.y_fit))
-            pipeline = build_pipeline(model, config, threads=1).fit(data.X_fit[:n], data.y_fit[:n])
-            mse = float(np.mean((data.y_val - pipeline.predict(data.X_val)) ** 2))
-            tune.report({"mse": mse, "train_rows": n})
+            pipeline = build_pipeline(model, config, threads=1).fit(data.X_fit[:n], data.y_fit[:n],
+                                                                      **data.fit_weights(n))
+            tune.report({"mse": mse(data.y_val, pipeline.predict(data.X_val), data.w_val), "train_rows": n})
             if n == len(data.y_fit):
                 break
 
 
 def cv_trial(config: dict[str, Any], model: str, folds: int, data: SearchData) -> None:
-    """The report's evaluation: k-fold cross-validated MSE on the fit rows."""
+    """The report's evaluation: k-fold cross-validated MSE on the fit rows (fitted with the
+    sample weights when there are any; the folds' MSE is unweighted, as in the report)."""
     from ray import tune
     from sklearn.model_selection import cross_val_score
 
     scores = cross_val_score(build_pipeline(model, config, threads=1), data.X_fit, data.y_fit,
-                             cv=folds, scoring="neg_mean_squared_error", n_jobs=1)
+                             cv=folds, scoring="neg_mean_squared_error", n_jobs=1,
+                             params=data.fit_weights(len(data.y_fit)) or None)
     tune.report({"mse": float(-scores.mean()), "train_rows": len(data.y_fit)})
 
 
@@ -113,8 +122,12 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
     trials = []
     for r in (results[i] for i in range(len(results))):
         metrics = r.metrics or {}
+        frame = r.metrics_dataframe
+        history = ([] if frame is None or "train_rows" not in frame else
+                   [[int(n), float(v)] for n, v in zip(frame["train_rows"], frame["mse"], strict=True)])
         trials.append({"config": r.config, "mse": metrics["mse"], "train_rows": metrics["train_rows"],
-                       "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip")})
+                       "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip"),
+                       "history": history})
     # Compare trials at the largest budget reached: an early-stopped trial's MSE is on fewer rows.
     top_rows = max(t["train_rows"] for t in trials)
     best = min((t for t in trials if t["train_rows"] == top_rows), key=lambda t: t["mse"])

@@ -54,7 +54,10 @@ def describe(summary: dict | None) -> str:
             parts.append(f"\n{'':<44}{drop['drop']}: {drop['rows_in']:,} rows in, {drop['rows_predicted']:,} "
                          f"predicted, {drop['rows_rejected']:,} rejected {drop.get('rejected_by_reason') or ''}; "
                          f"PSI max {max((drop.get('psi') or {0: 0}).values()):.3f}"
-                         + (f"; live MSE {live['mse_over_floor']:.3f} x floor" if live else ""))
+                         + (f"; live MSE {live['mse_over_floor']:.3f} x floor" if live else "")
+                         + f"\n{'':<44}pictures: predictions/{drop['drop']}/_pictures/index.html")
+    if summary.get("pictures"):
+        parts.append(f"\n{'':<44}pictures: {summary['pictures']}/index.html")
     if "promoted" in summary:
         parts.append(("PROMOTED to champion: " if summary["promoted"] else "kept out: ") + summary["reason"])
     return ", ".join(parts)

@@ -60,6 +60,8 @@ def publish(store: Store, lake: Lake, owner: str, result: Mapping[str, Any]) -> 
     if result["status"] == "rejected":
         destination = join(rejected_target, drop)
     else:
+        # The labelled rows first: once the predictions are visible, the drop counts as done.
+        store.publish(join(staged, "labelled"), lake.labelled_chunk(drop))
         store.publish(join(staged, "predictions"), lake.predictions(drop))
         destination = join(lake.processed, drop)
     if store.exists(claimed):

@@ -4,6 +4,7 @@ files there (``store``)."""
 from salary.lake.paths import (
     CURRENT,
     GENERATED_CHUNK,
+    LABELLED_PREFIX,
     MANIFEST,
     SUCCESS,
     Lake,
@@ -14,5 +15,5 @@ from salary.lake.paths import (
 )
 from salary.lake.store import Store, open_store
 
-__all__ = ["CURRENT", "GENERATED_CHUNK", "MANIFEST", "SUCCESS", "Lake", "Store", "failure_record", "is_visible",
-           "join", "open_store", "path_segment"]
+__all__ = ["CURRENT", "GENERATED_CHUNK", "LABELLED_PREFIX", "MANIFEST", "SUCCESS", "Lake", "Store", "failure_record",
+           "is_visible", "join", "open_store", "path_segment"]

@@ -37,30 +37,23 @@ def _is_local(fs: AbstractFileSystem) -> bool:
 class FsspecStore(Store):
     """A ``Store`` over fsspec; one instance serves any URI (file systems are cached by fsspec)."""
 
-    @classmethod
-    def for_uri(cls, uri: str) -> FsspecStore:
-        return cls()
-
     @staticmethod
-    def _at(uri: str) -> tuple[AbstractFileSystem, str]:
+    def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
+        """The fsspec file system serving ``uri`` and the path within it (also for readers such
+        as ``pyarrow.parquet.read_table(path, filesystem=fs)``)."""
         fs, path = fsspec.core.url_to_fs(uri)
         return fs, path
 
-    def filesystem(self, uri: str) -> tuple[AbstractFileSystem, str]:
-        """The fsspec file system serving ``uri`` and the path within it (for readers such as
-        ``pyarrow.parquet.read_table(path, filesystem=fs)``)."""
-        return self._at(uri)
-
     def exists(self, uri: str) -> bool:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         return bool(fs.exists(path))
 
     def isdir(self, uri: str) -> bool:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         return bool(fs.isdir(path))
 
     def names(self, uri: str) -> list[str]:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         try:
             listed = fs.ls(path, detail=False)
         except FileNotFoundError:
@@ -70,34 +63,34 @@ class FsspecStore(Store):
         return sorted(str(p).rstrip("/").rsplit("/", 1)[-1] for p in listed)
 
     def size(self, uri: str) -> int:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         return int(fs.info(path)["size"])
 
     def mtime(self, uri: str) -> float:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         info: dict[str, Any] = fs.info(path)
         if "mtime" in info:
             return float(info["mtime"])
         return float(info["modification_time"]) / 1000  # hdfs-native: milliseconds
 
     def read_bytes(self, uri: str) -> bytes:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         with fs.open(path, "rb") as fh:
             return bytes(fh.read())
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         # One buffered write: HDFS clients are slow with many small writes.
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(path, "wb") as fh:
             fh.write(data)
 
     def mkdirs(self, uri: str) -> None:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         fs.makedirs(path, exist_ok=True)
 
     def delete(self, uri: str) -> None:
-        fs, path = self._at(uri)
+        fs, path = self.filesystem(uri)
         if fs.exists(path):
             try:
                 fs.rm(path, recursive=True)
@@ -105,16 +98,16 @@ class FsspecStore(Store):
                 pass
 
     def _rename(self, src: str, dst: str) -> None:
-        fs, src_path = self._at(src)
-        _, dst_path = self._at(dst)
+        fs, src_path = self.filesystem(src)
+        _, dst_path = self.filesystem(dst)
         if _is_local(fs):
             _rename_noreplace(src_path, dst_path)
         else:
             fs.mv(src_path, dst_path, overwrite=False)  # hdfs-native: one rename2 RPC
 
     def _replace_file(self, src: str, dst: str) -> None:
-        fs, src_path = self._at(src)
-        _, dst_path = self._at(dst)
+        fs, src_path = self.filesystem(src)
+        _, dst_path = self.filesystem(dst)
         if _is_local(fs):
             os.replace(src_path, dst_path)
         else:

@@ -10,6 +10,8 @@ from salary.config import LakeLayout
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 GENERATED_CHUNK = "generated"
+# Raw chunks made of a labelled drop's rows (published with its predictions) are named so.
+LABELLED_PREFIX = "labelled-"
 MANIFEST = "_MANIFEST.json"
 SUCCESS = "_SUCCESS"
 CURRENT = "_CURRENT"
@@ -61,6 +63,10 @@ class Lake:
     def generated_chunk(self) -> str:
         return join(self.raw, GENERATED_CHUNK)
 
+    def labelled_chunk(self, drop: str) -> str:
+        """The raw chunk holding a predicted drop's labelled rows (training data from then on)."""
+        return join(self.raw, LABELLED_PREFIX + drop)
+
     @property
     def curated(self) -> str:
         return join(self.root, self.layout.curated)
@@ -77,6 +83,10 @@ class Lake:
     @property
     def models(self) -> str:
         return join(self.root, self.layout.models)
+
+    def health_record(self, drop: str) -> str:
+        """The model-health verdict on one predicted drop, and whether it was an event."""
+        return join(self.models, "health", f"{drop}.json")
 
     def model_version(self, version: str) -> str:
         return join(self.models, path_segment(version))

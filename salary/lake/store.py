@@ -174,4 +174,4 @@ def open_store(uri: str) -> Store:
     """The store for ``uri`` outside a Spark driver (fsspec: local files or hdfs-native)."""
     from salary.lake.fsspec_store import FsspecStore
 
-    return FsspecStore.for_uri(uri)
+    return FsspecStore()

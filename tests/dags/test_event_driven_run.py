@@ -1,7 +1,9 @@
 """Both DAGs through a real Airflow deployment (api-server, scheduler, dag-processor, triggerer;
 tests/airflow_services.py) on the embedded default: salary_training triggered as a user would,
 its promotion an event of the champion asset; then drops land (scripts/make_drop.py) and the
-drops asset's watcher starts salary_batch_predict by itself, once per drop.
+drops asset's watcher starts salary_batch_predict by itself, once per drop; then labelled drops
+from a changed world: the first is a model-health event that retrains the model on them, the
+second (inside the cooldown) starts nothing and shows the retrained champion's live MSE.
 
 Measured here and printed: drop complete -> predictions/<drop>/_SUCCESS through the real
 scheduler and triggerer (warm), and the runs' task states.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from salary.lake import SUCCESS, Lake
+from salary.lake import SUCCESS, Lake, path_segment
 from tests.airflow_services import airflow, airflow_services
 from tests.helpers import wait_for
 
@@ -39,9 +41,9 @@ def asset_events(services, name: str) -> list[dict]:
     return api(services, f"assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
 
 
-def make_drop(lake: Lake, name: str, rows: int, seed: int, *world: str) -> None:
+def make_drop(lake: Lake, name: str, rows: int, seed: int, *options: str) -> None:
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_drop.py"), name, "--rows", str(rows),
-                    "--seed", str(seed), "--lake-root", lake.root, *world], check=True, capture_output=True,
+                    "--seed", str(seed), "--lake-root", lake.root, *options], check=True, capture_output=True,
                    timeout=300)
 
 
@@ -76,7 +78,7 @@ def predicted(deployment):
     runs_before = services.runs("salary_batch_predict")
     latencies = {}
     for i, name in enumerate(["drop-a", "drop-b"]):
-        make_drop(lake, name, rows=2_000, seed=40 + i)
+        make_drop(lake, name, 2_000, 40 + i, "--no-salary")  # unlabelled: not training data
         complete = time.monotonic()
         success = Path(lake.predictions(name).removeprefix("file://"), SUCCESS)
         wait_for(success.exists, 600, f"{success}", interval=0.1)
@@ -113,22 +115,83 @@ def test_each_drop_starts_exactly_one_run_that_predicts_it(predicted):
     assert [e["source_task_id"] for e in asset_events(services, "salary_predictions")] == ["publish", "publish"]
 
 
+CHANGED_WORLD = ("--ages", "60-80", "--pay-rise", "60-80:25")  # an older population, paid 25% more
+
+
+def read_json(uri: str) -> dict:
+    return json.loads(Path(uri.removeprefix("file://")).read_text())
+
+
 @pytest.fixture(scope="module")
 def drifted(predicted):
-    """A drop from an older population than the champion was trained on (ages 60-80 only)."""
+    """Labelled drops from a changed world: the first is an event that retrains the model; the
+    second, inside the cooldown, starts nothing and is predicted by the retrained champion."""
     services, lake, _, _, _ = predicted
-    runs_before = len(services.runs("salary_batch_predict"))
-    make_drop(lake, "drop-older", 2_000, 60, "--ages", "60-80")
-    wait_for(Path(lake.predictions("drop-older").removeprefix("file://"), SUCCESS).exists, 600, "drop-older",
-             interval=0.2)
-    services.wait_for_runs("salary_batch_predict", runs_before + 1, timeout=120)
-    return services
+    predict_runs = len(services.runs("salary_batch_predict"))
+    make_drop(lake, "drop-changed-1", 4_000, 60, *CHANGED_WORLD)
+    wait_for(Path(lake.predictions("drop-changed-1").removeprefix("file://"), SUCCESS).exists, 600,
+             "drop-changed-1", interval=0.2)
+    services.wait_for_runs("salary_batch_predict", predict_runs + 1, timeout=120)
+    training = services.wait_for_runs("salary_training", 2, timeout=1200)
+    # The promotion is an event of salary_champion: one more (empty) prediction run.
+    services.wait_for_runs("salary_batch_predict", predict_runs + 2, timeout=120)
+    make_drop(lake, "drop-changed-2", 4_000, 61, *CHANGED_WORLD)
+    wait_for(Path(lake.predictions("drop-changed-2").removeprefix("file://"), SUCCESS).exists, 600,
+             "drop-changed-2", interval=0.2)
+    services.wait_for_runs("salary_batch_predict", predict_runs + 3, timeout=120)
+    time.sleep(20)  # the scheduler would have queued a training run for an event by now
+    return services, lake, training, services.runs("salary_training")
 
 
-def test_only_the_drifted_drop_is_an_event_of_the_model_health_asset(drifted):
-    (event,) = asset_events(drifted, "salary_model_health")
+def test_the_changed_world_is_one_event_of_the_model_health_asset(drifted):
+    services, lake, _, _ = drifted
+    (event,) = asset_events(services, "salary_model_health")
     assert event["source_task_id"] == "publish"
     extra = event["extra"]
-    assert extra["drop"] == "drop-older" and extra["drifted_features"] == ["age"], extra
+    assert extra["drop"] == "drop-changed-1" and extra["drifted_features"] == ["age"] and extra["event"], extra
     assert extra["psi"]["age"] > 0.25 and extra["psi"]["is_active"] < 0.1
-    assert extra["live_mse"] > 0 and extra["live_mse_over_test"] < 1.5  # same salary relation: drift, no decay
+    assert extra["live_mse_over_test"] > 1.5  # and the pay rise: degraded
+    print(f"\ndrift event: PSI {extra['psi']}, live MSE {extra['live_mse_over_test']:.2f} x the test MSE")
+    for healthy in ("drop-a", "drop-b"):
+        assert read_json(lake.health_record(healthy))["healthy"] is True
+    inside = read_json(lake.health_record("drop-changed-2"))
+    assert inside["healthy"] is False and inside["event"] is False and inside["why"].startswith("cooldown"), inside
+
+
+def test_the_event_retrains_and_the_gate_records_it(drifted):
+    services, lake, training, runs_now = drifted
+    retrain = [r for r in training if r["run_id"].startswith("asset_triggered__")]
+    assert len(retrain) == 1 and retrain[0]["state"] == "success", training
+    assert len(runs_now) == 2, runs_now  # drop-changed-2 (inside the cooldown) started nothing
+    decision = read_json(f"{lake.models}/decisions/{path_segment(retrain[0]['run_id'])}.json")
+    assert decision["promoted"] is True, decision
+    assert decision["trigger"]["run_type"] == "asset_triggered"
+    (cause,) = decision["trigger"]["events"]
+    assert cause["asset"] == "salary_model_health" and cause["extra"]["drop"] == "drop-changed-1"
+    etl = read_json(f"{lake.report('etl_benchmark', retrain[0]['run_id'])}/metrics.json")
+    assert etl["labelled_rows_out"] == 4_000 and etl["rows_in"] == etl["rows_out"] + etl[
+        "rows_rejected"] + etl["duplicates_dropped"]
+    # The retrain kept the 20,000 generated people (its params are the 30M defaults).
+    assert 19_000 < etl["rows_out"] - etl["labelled_rows_out"] <= 20_000
+
+
+def test_the_retrained_champion_predicts_the_changed_world_clearly_better(drifted):
+    _, lake, _, _ = drifted
+    before = read_json(f"{lake.predictions('drop-changed-1')}/_MANIFEST.json")
+    after = read_json(f"{lake.predictions('drop-changed-2')}/_MANIFEST.json")
+    assert after["model_version"] != before["model_version"]
+    old, new = before["live"]["mse_over_floor"], after["live"]["mse_over_floor"]
+    print(f"\nlive MSE / noise floor on the changed world: old champion {old:.2f}, retrained {new:.2f}")
+    assert new < old / 3 and new < 2.5, (old, new)
+
+
+def test_every_run_and_drop_leaves_its_pictures(drifted):
+    _, lake, training, _ = drifted
+    for run in training:
+        pictures = Path(lake.model_version(run["run_id"]).removeprefix("file://"), "_pictures")
+        assert {p.name for p in pictures.iterdir()} == {"index.html", "predicted_vs_actual.png",
+                                                        "error_by_age_band.png", "trials.png", "stage_timings.png"}
+    for drop, labelled in (("drop-a", False), ("drop-changed-1", True), ("drop-changed-2", True)):
+        pictures = Path(lake.predictions(drop).removeprefix("file://"), "_pictures")
+        assert {p.name for p in pictures.iterdir()} == {"index.html", "psi.png", "distributions.png",
+                                                        *(["live_mse.png"] if labelled else [])}

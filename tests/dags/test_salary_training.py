@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -35,7 +36,9 @@ def test_tasks_and_edges(dag):
 
 
 def test_schedule_and_run_policy(dag, settings):
-    assert dag.timetable.summary == settings.schedule.training == "0 2 * * *"
+    assert dag.timetable.timetable.expression == settings.schedule.training == "0 2 * * *"
+    # ... or on an event of the model-health asset (a drifted or degraded drop)
+    assert dag.timetable.asset_condition.name == "salary_model_health"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
     assert {"salary", "spark"} <= set(dag.tags)
@@ -68,7 +71,16 @@ def test_params_let_a_manual_trigger_change_the_run(dag, settings):
     assert set(params.keys()) == {"rows", "seed", "top_n", "k", "preset"}
     assert params["preset"] == "default"
     gen_args = dag.get_task("generate_dataset").application_args
-    assert gen_args[6:] == ["--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}"]
+    assert gen_args[6:11] == ["--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}", "--keep-existing"]
+
+
+@pytest.mark.parametrize(("run_type", "keep"), [("manual", "no"), ("scheduled", "no"), ("asset_triggered", "yes")])
+def test_a_retrain_on_a_model_health_event_keeps_the_generated_dataset(dag, run_type, keep):
+    import jinja2
+    from airflow.utils.types import DagRunType
+
+    template = dag.get_task("generate_dataset").application_args[11]
+    assert jinja2.Template(template).render(dag_run=SimpleNamespace(run_type=DagRunType(run_type))) == keep
 
 
 def test_tune_model_runs_the_ray_job_with_our_code(dag):

@@ -208,5 +208,9 @@ def test_model_is_tuned_on_ray_published_and_promoted(first_run, stack, settings
     assert champion["version"] == run_id and champion["test_mse"] == test["mse"]
     decision = json.loads(Path(local(lake.models), "decisions", f"{path_segment(run_id)}.json").read_text())
     assert decision["promoted"] is True and decision["reason"] == "no champion yet"
+    assert decision["trigger"] == {"run_type": "manual", "events": []}
+    # Its pictures, and the task log says where they are.
+    assert {"index.html", "predicted_vs_actual.png", "trials.png"} <= {p.name for p in (folder / "_pictures").iterdir()}
+    assert f"pictures of model {run_id}: {lake.model_version(run_id)}/_pictures/index.html" in log
     # The Ray job's own log lines are in the Airflow task log.
     assert "[ray] " in log and "best of 8 trials" in log

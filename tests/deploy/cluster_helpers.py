@@ -54,15 +54,17 @@ def ray_node_ips(stack) -> set[str]:
     return ips
 
 
-def people(rows: int, seed: int, start_id: int) -> dict[str, np.ndarray]:
-    """New people with the columns a producer sends (salary present: the live MSE is measured)."""
+def people(rows: int, seed: int, start_id: int, ages: tuple[int, int] = (18, 80),
+           pay_rise: float = 0.0) -> dict[str, np.ndarray]:
+    """New people with the columns a producer sends (salary present: the live MSE is measured);
+    ``ages`` and a ``pay_rise`` (a fraction, for everyone) make a changed world."""
     rng = np.random.default_rng(seed)
-    age = rng.integers(18, 81, rows)
+    age = rng.integers(ages[0], ages[1] + 1, rows)
     active = rng.random(rows) < 0.6
     signup = np.datetime64("2026-01-01") - rng.integers(0, 3650, rows).astype("timedelta64[D]")
     tenure = (np.datetime64("2026-01-01") - signup).astype(float) / 365.25
     salary = (30000 + 2200 * (age - 18) - 30 * (age - 18) ** 2 + 12000 * active + 4000 * np.sqrt(tenure)
-              + 800 * active * tenure + rng.normal(0, 5000, rows))
+              + 800 * active * tenure) * (1 + pay_rise) + rng.normal(0, 5000, rows)
     return {"id": np.arange(start_id, start_id + rows, dtype=np.int64),
             "name": np.array(["Alice", "Bob", "Chen", "Dana"])[rng.integers(0, 4, rows)],
             "age": age.astype(np.int64), "salary": np.round(salary, 2), "signup_date": signup,

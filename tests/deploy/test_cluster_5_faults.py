@@ -27,6 +27,7 @@ def test_killing_the_spark_and_ray_workers_mid_run_loses_nothing(stack, faulted_
     etl = json.loads(stack.hdfs_cat(f"{LAKE}/reports/etl_benchmark/{run}/metrics.json"))
     assert etl["rows_in"] == etl["rows_rejected"] + etl["duplicates_dropped"] + etl["rows_out"]
     assert 0.98 * FAULT_ROWS < etl["rows_out"] <= FAULT_ROWS
+    assert etl["labelled_rows_out"] == 0  # the drops so far carried no salary
     assert "_SUCCESS" in stack.hdfs_ls(f"{LAKE}/datasets/curated/{run}")
     assert stack.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
     assert "metrics.json" in stack.hdfs_ls(f"{LAKE}/models/salary/{run}")

@@ -20,6 +20,7 @@ from salary.etl import (
     routed,
     snake_case,
 )
+from salary.schema import SOURCE
 
 RAW = T.StructType([
     T.StructField("id", T.LongType()),
@@ -67,13 +68,22 @@ def test_normalise_names_types_and_trimming(spark):
         [(1, "  Bob ", 30, 100, D, True)],
         "ID int, ` Name` string, Age smallint, Salary bigint, signupDate timestamp, isActive boolean",
     ).withColumn("extra", F.lit("dropped"))
-    out = normalise(df)
-    assert out.schema == CURATED_SCHEMA
-    assertDataFrameEqual(out, spark.createDataFrame([(1, "Bob", 30, 100.0, D.date(), True)], CURATED_SCHEMA))
+    out = normalise(df, "generated")
+    assert out.drop(SOURCE).schema == CURATED_SCHEMA
+    assertDataFrameEqual(out, _rows(spark, [(1, "Bob", 30, 100.0, D.date(), True)]))
 
 
-def _rows(spark, rows):
-    return spark.createDataFrame(rows, CURATED_SCHEMA)
+def _rows(spark, rows, source="generated"):
+    return spark.createDataFrame(rows, CURATED_SCHEMA).withColumn(SOURCE, F.lit(source))
+
+
+def test_a_labelled_drops_rows_need_no_name_but_everything_else(spark):
+    day = dt.date(2020, 1, 1)
+    labelled = _rows(spark, [(1, None, 30, 10.0, day, True), (2, None, None, 10.0, day, True)], "labelled-d1")
+    generated = _rows(spark, [(3, None, 30, 10.0, day, True), (4, "Di", 40, 20.0, day, False)])
+    out = {r["id"]: (r[STATUS], r[REASON], r[SOURCE]) for r in clean(labelled.unionByName(generated), 18, 80).collect()}
+    assert out == {1: ("curated", None, "labelled-d1"), 2: (REJECTED, "null_age", "labelled-d1"),
+                   3: (REJECTED, "null_name", "generated"), 4: ("curated", None, "generated")}
 
 
 def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):

@@ -137,3 +137,22 @@ def test_spark_expression_uniform_is_uniform(spark):
     assert u.between(0, 1, inclusive="left").all()
     assert u.mean() == pytest.approx(0.5, abs=0.005)
     assert np.histogram(u, bins=10, range=(0, 1))[0].min() > 9500
+
+
+def test_a_dataset_there_is_kept_when_identical_or_when_asked(spark, settings, tmp_path):
+    from salary.generate import write_dataset
+    from salary.lake import Lake
+    from salary.lake.hadoop_store import HadoopStore
+    from salary.runtime import Stages
+
+    lake = Lake(f"file://{tmp_path}", settings.lake)
+    store = HadoopStore(spark, lake.root)
+
+    def write(rows, seed, **kwargs):
+        return write_dataset(spark, store, lake, settings, rows, seed, "r", Stages(), **kwargs)
+
+    assert write(1000, 1)["skipped"] is False
+    assert write(1000, 1)["skipped"] is True
+    kept = write(2000, 2, keep_existing=True)  # a retrain on a model-health event
+    assert kept["skipped"] is True and kept["manifest"]["rows"] == 1000
+    assert write(2000, 2)["manifest"]["rows"] == 2000

@@ -54,3 +54,29 @@ def test_pipelines_keep_the_reports_scaler():
     assert [name for name, _ in rf.steps] == ["scaler", "model"] and rf.named_steps["model"].max_depth is None
     with pytest.raises(ValueError, match="unknown model family"):
         build_pipeline("xgb", {})
+
+
+def test_labelled_rows_get_their_share_of_the_weight_and_never_less_than_one():
+    from salary.model import sample_weights
+
+    labelled = np.array([0.0] * 90 + [1.0] * 10)
+    w = sample_weights(labelled, 0.8)
+    assert w[:90].tolist() == [1.0] * 90 and w[90:] == pytest.approx([36.0] * 10)  # 0.8/0.2 * 90/10
+    assert w[90:].sum() / w.sum() == pytest.approx(0.8)
+    many = np.array([0.0] * 10 + [1.0] * 90)
+    assert sample_weights(many, 0.5)[10:].tolist() == [1.0] * 90  # plenty of labelled rows: no down-weighting
+    assert sample_weights(np.zeros(5), 0.8) is None and sample_weights(np.ones(5), 0.8) is None
+
+
+def test_older_labelled_rows_weigh_less_by_their_recency():
+    from salary.model import sample_weights
+
+    w = sample_weights(np.array([0.0] * 90 + [1.0] * 5 + [0.25] * 5), 0.8)
+    assert w[90] == pytest.approx(4 * w[99]) and w[90:].sum() / w.sum() == pytest.approx(0.8)
+
+
+def test_weighted_metrics_weigh_each_row():
+    y = np.array([0.0, 0.0, 10.0])
+    m = regression_metrics(y, np.array([0.0, 0.0, 0.0]), floor_mse=1.0, train_mean=0.0, weights=np.array([1, 1, 2.0]))
+    assert m["mse"] == pytest.approx(200 / 4) and m["mae"] == pytest.approx(20 / 4) and m["rows"] == 3
+    assert regression_metrics(y, y * 0, 1.0, 0.0)["mse"] == pytest.approx(100 / 3)

@@ -38,3 +38,16 @@ def test_the_published_table_has_the_inputs_features_prediction_and_model():
     assert table["prediction"].to_pylist() == [7.0, 8.0, 9.0]
     assert table["tenure_years"].to_pylist() == pytest.approx([1.0, 2.0, 3.0])
     assert table["model_version"].to_pylist() == ["v1"] * 3
+
+
+def test_a_labelled_drops_rows_become_a_raw_chunk_of_the_training_data():
+    from salary.predict import labelled_table
+    from salary.schema import RAW_COLUMNS
+
+    table = labelled_table(rows([10.0, np.nan, 14.0]))
+    assert table.column_names == list(RAW_COLUMNS)
+    assert table["id"].to_pylist() == [1, 3] and table["salary"].to_pylist() == [10.0, 14.0]
+    assert table["name"].null_count == 2 and str(table.schema.field("name").type) == "string"
+    assert str(table.schema.field("signup_date").type) == "date32[day]"
+    assert table["is_active"].to_pylist() == [True, True]
+    assert labelled_table(rows()) is None and labelled_table(rows([np.nan] * 3)) is None

@@ -92,3 +92,15 @@ def test_gate_refuses_a_comparison_against_a_stale_champion(lake):
     _publish(lake, "v2", 20e6, champion_mse=30e6, champion_version="v0")
     with pytest.raises(RuntimeError, match="champion changed"):
         promote(STORE, lake, "v2", 0.001)
+
+
+def test_a_version_carries_its_extra_files_and_a_decision_its_trigger(lake):
+    on_split = None
+    metrics = {"test": {"mse": 30e6, "mse_over_floor": 1.2}, "champion_on_test_split": on_split}
+    target = publish_version(STORE, lake, "v1", _fitted(), {"features": ["age"]}, metrics,
+                             {"_pictures/index.html": b"<html>"})
+    assert Path(target.removeprefix("file://"), "_pictures", "index.html").read_bytes() == b"<html>"
+    trigger = {"run_type": "asset_triggered", "events": [{"asset": "salary_model_health", "extra": {"drop": "d"}}]}
+    record = promote(STORE, lake, "v1", 0.001, trigger)
+    assert record["trigger"] == trigger
+    assert STORE.read_json(f"{lake.models}/decisions/v1.json")["trigger"] == trigger

@@ -1,0 +1,40 @@
+"""Which unhealthy drops become model-health events, and the record every predicted drop leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from salary.drops.health import cooldown_decisions, judge_drops
+from salary.lake.fsspec_store import FsspecStore
+
+T0 = dt.datetime(2026, 11, 26, 3, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+
+
+def test_one_event_per_cooldown():
+    verdicts = [{"drop": "a"}, {"drop": "b"}]
+    assert [d["event"] for d in cooldown_decisions(verdicts, None, T0, HOUR)] == [True, False]
+    assert [d["event"] for d in cooldown_decisions(verdicts, T0 - 2 * HOUR, T0, HOUR)] == [True, False]
+    inside = cooldown_decisions(verdicts[:1], T0 - HOUR / 2, T0, HOUR)
+    assert inside[0]["event"] is False
+    assert inside[0]["why"].startswith("cooldown: a model-health event at 2026-11-26T02:30")
+    assert cooldown_decisions(verdicts[:1], T0 - HOUR, T0, HOUR)[0]["event"] is True  # the cooldown is over
+
+
+def result(drop, drifted=(), status="predicted"):
+    return {"drop": drop, "status": status, "psi": {"age": 3.0 if drifted else 0.01}, "drifted": list(drifted),
+            "live": None, "model_version": "v1"}
+
+
+def test_every_predicted_drop_gets_a_health_record(tmp_path, settings):
+    from salary.lake import Lake
+
+    store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
+    drops = [result("ok"), result("old", ["age"]), result("older", ["age"]), result("bad", status="rejected")]
+    alerts = judge_drops(store, lake, "run1", drops, None, HOUR, 1.5, now=T0)
+    assert [(a["drop"], a["event"]) for a in alerts] == [("old", True), ("older", False)]
+    assert store.read_json(lake.health_record("ok")) == {"drop": "ok", "healthy": True, "event": False, "run": "run1",
+                                                          "decided_at": T0.isoformat()}
+    older = store.read_json(lake.health_record("older"))
+    assert older["healthy"] is False and older["event"] is False and older["why"].startswith("cooldown")
+    assert not store.exists(lake.health_record("bad"))
