@@ -26,6 +26,7 @@ from cluster_helpers import (
     REPEATED,
     SMALL_ROWS,
     TRAINING,
+    kill_and_bring_back,
     people,
     predict_runs,
     run_training,
@@ -143,19 +144,13 @@ def faulted_run(stack, training):
         while not spark_app_running(stack, "etl_benchmark") and time.monotonic() < deadline:
             time.sleep(1)
         time.sleep(4)  # its executors are at work
-        stack.docker("kill", *stack.containers("spark-worker"))
-        events["spark-worker killed while etl_benchmark was"] = stack.task_instances(TRAINING, run_id)[
-            "etl_benchmark"]["state"]
-        time.sleep(10)
-        stack.compose("up", "-d", "--wait", "spark-worker")
+        events["spark-worker killed while etl_benchmark was"] = kill_and_bring_back(
+            stack, "spark-worker", run_id, "etl_benchmark")
         # Deferred: submitted, the triggerer follows the job and no worker slot is held.
         stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
         time.sleep(15)  # trials spread over both nodes
-        stack.docker("kill", *stack.containers("ray-worker"))
-        events["ray-worker killed while tune_model was"] = stack.task_instances(TRAINING, run_id)[
-            "tune_model"]["state"]
-        time.sleep(10)
-        stack.compose("up", "-d", "--wait", "ray-worker")
+        events["ray-worker killed while tune_model was"] = kill_and_bring_back(
+            stack, "ray-worker", run_id, "tune_model")
 
     run_id, tis = run_training(stack, FAULT_ROWS, "1M-row run, spark-worker and ray-worker killed", during)
     (OUT / "faults.json").write_text(json.dumps({"run_id": run_id, "events": events,
