@@ -43,24 +43,28 @@ REJECT_REASONS = tuple(f"null_{c}" for c in RAW_COLUMNS) + ("blank_name", "age_o
 
 
 def training_chunks(store: Store, raw: str, now: dt.datetime,
-                    labelled_window_days: float) -> tuple[list[str], list[str]]:
-    """Paths of the raw chunks to curate, and the labelled chunks left out as older than the
-    window. Incomplete chunks are logged and skipped."""
-    chunks, expired = [], []
+                    labelled_window_days: float) -> tuple[list[str], list[str], dict[str, dt.datetime]]:
+    """Paths of the raw chunks to curate, the labelled chunks left out as older than the window,
+    and when each curated labelled chunk arrived (by name). Incomplete chunks are logged and skipped."""
+    chunks, expired, arrivals = [], [], {}
     oldest = now - dt.timedelta(days=labelled_window_days)
     for name in store.dirs(raw):
         path = join(raw, name)
         if not store.exists(join(path, SUCCESS)):
             log.warning("skipping raw chunk %s: no %s marker (still being written?)", path, SUCCESS)
-        elif name.startswith(LABELLED_PREFIX) and labelled_at(store, path) < oldest:
-            expired.append(path)
-        else:
-            chunks.append(path)
+            continue
+        if name.startswith(LABELLED_PREFIX):
+            arrived = labelled_at(store, path)
+            if arrived < oldest:
+                expired.append(path)
+                continue
+            arrivals[name] = arrived
+        chunks.append(path)
     if not chunks:
         raise BadInputError(f"no complete raw chunk under {raw}")
     if expired:
         log.info("left out %d labelled chunk(s) older than %s days: %s", len(expired), labelled_window_days, expired)
-    return chunks, expired
+    return chunks, expired, arrivals
 
 
 def labelled_at(store: Store, chunk: str) -> dt.datetime:
@@ -84,7 +88,7 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
             stages: Stages) -> dict[str, Any]:
     truth = settings.dataset.truth
     with stages.stage("read_validate"):
-        chunks, expired = training_chunks(store, lake.raw, dt.datetime.now(dt.UTC),
+        chunks, expired, arrivals = training_chunks(store, lake.raw, dt.datetime.now(dt.UTC),
                                           settings.model.labelled_window_days)
         raw = read_raw(spark, chunks)
 
@@ -127,8 +131,7 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
             "source_chunks": chunks,
             "labelled_rows": labelled_rows_out,
             # When each labelled drop arrived (its rows' weight decays with it: salary.train).
-            "labelled_at": {name: labelled_at(store, c).isoformat() for c in chunks
-                            if (name := c.rsplit("/", 1)[1]).startswith(LABELLED_PREFIX)},
+            "labelled_at": {name: arrived.isoformat() for name, arrived in arrivals.items()},
             "generated_manifest": store.read_json(join(lake.raw, GENERATED_CHUNK, MANIFEST)),
         })
         store.write_atomic(join(staged_curated, SUCCESS), b"")

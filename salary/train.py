@@ -44,24 +44,23 @@ def load_curated(store: FsspecStore, lake: Lake, run_id: str) -> tuple[pd.DataFr
     return pq.read_table(path, columns=columns, filesystem=fs).to_pandas(), manifest
 
 
-def labelled_rows(df: pd.DataFrame) -> np.ndarray:
-    """Which curated rows came from labelled drops."""
+def _labelled_sources(df: pd.DataFrame) -> list[str]:
+    """The distinct sources of the curated rows that are labelled drops (a few: tested once each,
+    not once per row)."""
     if SOURCE not in df.columns:
-        return np.zeros(len(df), bool)
-    return df[SOURCE].astype(str).str.startswith(LABELLED_PREFIX).to_numpy()
+        return []
+    return [s for s in pd.unique(df[SOURCE]) if str(s).startswith(LABELLED_PREFIX)]
 
 
 def recency(df: pd.DataFrame, labelled_at: dict[str, str], now: dt.datetime, half_life_days: float) -> np.ndarray:
     """0 for a generated row; 0.5 ** (days since its drop arrived / half-life) for a labelled one
-    (a drop whose arrival the curated manifest does not record counts as fresh)."""
+    (a drop whose arrival the curated manifest does not record counts as fresh). Positive exactly
+    for the rows of labelled drops (the window keeps them far from underflow)."""
     out = np.zeros(len(df))
-    if SOURCE not in df.columns:
-        return out
-    sources = df[SOURCE].astype(str)
-    for source in sources[labelled_rows(df)].unique():
+    for source in _labelled_sources(df):
         at = labelled_at.get(source)
         days = 0.0 if at is None else max(0.0, (now - dt.datetime.fromisoformat(at)).total_seconds() / 86400)
-        out[(sources == source).to_numpy()] = 0.5 ** (days / half_life_days)
+        out[(df[SOURCE] == source).to_numpy()] = 0.5 ** (days / half_life_days)
     return out
 
 
@@ -110,9 +109,10 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         parts = split(ids, m.test_percent, m.validation_percent)
         y = df["salary"].to_numpy(np.float64)
         X = features(df, as_of, names)
-        labelled = labelled_rows(df)
-        weights = sample_weights(recency(df, curated_manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC),
-                                         m.labelled_half_life_days), m.labelled_share)
+        fresh = recency(df, curated_manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC),
+                        m.labelled_half_life_days)
+        labelled = fresh > 0
+        weights = sample_weights(fresh, m.labelled_share)
     # Shuffle the fit rows once (seeded) so every ASHA rung's prefix is a random sample.
     rng = np.random.default_rng(0)
     fit_rows = rng.permutation(np.flatnonzero(parts.fit))

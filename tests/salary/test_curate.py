@@ -44,8 +44,9 @@ def test_labelled_chunks_older_than_the_window_are_left_out(lake):
     fresh = chunk(lake, "labelled-new", [(5, None, 30, 10.0, DAY, True)], NOW - dt.timedelta(days=89))
     old = chunk(lake, "labelled-old", [(6, None, 30, 10.0, DAY, True)], NOW - dt.timedelta(days=91))
     STORE.mkdirs(join(lake.raw, "half-written"))
-    chunks, expired = training_chunks(STORE, lake.raw, NOW, 90)
+    chunks, expired, arrivals = training_chunks(STORE, lake.raw, NOW, 90)
     assert sorted(chunks) == [generated, fresh] and expired == [old]
+    assert arrivals == {"labelled-new": NOW - dt.timedelta(days=89)}
 
 
 def test_a_labelled_chunk_without_its_arrival_time_is_bad_input(lake):
