@@ -47,10 +47,10 @@ drop: setup
 ui: setup
 	@bash scripts/ui.sh
 
-## Benchmarks against baselines measured in the same run (bench/run.py; 30M and 3M rows, ~20 min).
-BENCH_ROWS ?= 30000000 3000000
+## Every stage against its baseline, measured in one run (bench/run.py; 3M, 10M and 30M rows).
+BENCH_ROWS ?= 3000000 10000000 30000000
 bench: setup
-	@source scripts/env.sh && python bench/run.py --rows $(BENCH_ROWS)
+	@source scripts/env.sh && python -m bench.run --rows $(BENCH_ROWS)
 
 ## Remove the local Airflow home, lake and build output (the cached venv stays).
 clean:

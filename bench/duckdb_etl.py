@@ -60,6 +60,7 @@ def main() -> int:
     counts = con.sql("""select (select count(*) from staged) as rows_in, (select count(*) from curated) as rows_out,
         (select count(*) from staged where reject_reason is not null)
           + (select count(*) from distinct_valid anti join curated using (id)) as rows_rejected""").fetchone()
+    assert counts is not None  # an aggregate always has one row
     seconds["etl_benchmark"] = time.perf_counter() - start
     con.execute(f"create view cur as select * from read_parquet('{args.out}/curated/*.parquet')")
 

@@ -86,6 +86,7 @@ with DAG(
             "--drops {{ ti.xcom_pull(task_ids='find_drops') | tojson | shquote }}"
         ),
         runtime_env=job_runtime_env(REPO),
+        wait_in_worker=dt.timedelta(seconds=P.wait_in_worker_seconds),
         inlets=[CHAMPION],
     )
 

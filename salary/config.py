@@ -129,6 +129,7 @@ class PredictSettings:
     """Batch prediction on drops (config [predict])."""
 
     poke_interval_seconds: float
+    wait_in_worker_seconds: float
     listing_failures_before_alert: int
     max_active_runs: int
     claim_lease_seconds: int

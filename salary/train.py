@@ -1,9 +1,9 @@
 """Tuning, refit and evaluation of the salary model on a run's curated data (in a Ray job).
 
 Splits by a stable hash of id (test ids never change), searches the preset's space with Ray
-Tune on the cluster the job runs on, refits the best configuration on the whole training split,
-scores it (and the current champion) on the test split, and publishes the model version.
-Promotion is a separate task (``registry.promote``).
+Tune on the cluster the job runs on, refits the best configuration (on the rows where the search
+reached its MSE target, else on the whole training split), scores it (and the current
+champion) on the test split, and publishes the model version. Promotion is a separate task (``registry.promote``).
 """
 
 from __future__ import annotations
@@ -93,6 +93,16 @@ def reference_sample(rng: np.random.Generator, rows: np.ndarray, weights: np.nda
     return rng.choice(rows, min(len(rows), size), replace=True, p=p)
 
 
+def refit_rows_for(result: dict[str, Any], fit_rows: np.ndarray, train_rows: np.ndarray,
+                   sampled: bool) -> np.ndarray:
+    """The rows the chosen configuration is refitted on: the first rows of the (shuffled) fit
+    rows on which the search reached its target; the search's own rows for a preset that
+    samples them; else the whole training split."""
+    if result.get("reached_target"):
+        return fit_rows[: int(result["best_train_rows"])]
+    return fit_rows if sampled else train_rows
+
+
 def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id: str, preset_name: str, stages: Stages,
                      curated_run: str | None = None) -> dict[str, Any]:
     presets = settings.search_presets()
@@ -129,10 +139,14 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
                  float(weights[labelled].min()), float(weights[labelled].max()), m.labelled_share,
                  m.labelled_half_life_days)
 
+    target = preset.get("asha", {}).get("target_mse_over_floor")
     with stages.stage("search"), tempfile.TemporaryDirectory(prefix="tune-") as storage:
-        result = search(preset_name, preset, data, storage)
+        result = search(preset_name, preset, data, storage, target_mse=target and target * floor)
 
-    refit_rows = fit_rows if "train_rows" in preset else np.flatnonzero(parts.train)
+    refit_rows = refit_rows_for(result, fit_rows, np.flatnonzero(parts.train), "train_rows" in preset)
+    log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {target} x floor"
+             if result["reached_target"] else "the whole training split" if len(refit_rows) > len(fit_rows)
+             else "the search's rows")
     with stages.stage("refit"):
         pipeline = build_pipeline(preset["model"], result["best_config"], threads=-1)
         pipeline.fit(X[refit_rows], y[refit_rows],
@@ -151,6 +165,8 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         "preset": preset_name,
         "test": test,
         "best_validation_mse": result["best_validation_mse"],
+        "search": {"target_mse_over_floor": target, "reached_target": result["reached_target"],
+                   "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows)},
         "champion_on_test_split": champion_on_split,
         "trials": result["trials"],
         "stage_seconds": stages.seconds,

@@ -56,10 +56,12 @@ def param_space(preset: dict[str, Any]) -> dict[str, Any]:
     return space
 
 
-def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: SearchData) -> None:
+def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: SearchData,
+               target_mse: float | None = None) -> None:
     """Fit on growing prefixes of the (shuffled) fit rows; report validation MSE at each rung.
 
-    ASHA stops the trial at a rung when it is not among the best 1/reduction_factor there.
+    ASHA stops the trial at a rung when it is not among the best 1/reduction_factor there; the
+    trial stops itself at the first rung whose MSE reaches ``target_mse``.
     """
     from ray import tune
     from threadpoolctl import threadpool_limits
@@ -69,8 +71,9 @@ def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: Searc
             n = min(rows, len(data.y_fit))
             pipeline = build_pipeline(model, config, threads=1).fit(data.X_fit[:n], data.y_fit[:n],
                                                                       **data.fit_weights(n))
-            tune.report({"mse": mse(data.y_val, pipeline.predict(data.X_val), data.w_val), "train_rows": n})
-            if n == len(data.y_fit):
+            score = mse(data.y_val, pipeline.predict(data.X_val), data.w_val)
+            tune.report({"mse": score, "train_rows": n})
+            if n == len(data.y_fit) or (target_mse is not None and score <= target_mse):
                 break
 
 
@@ -86,9 +89,51 @@ def cv_trial(config: dict[str, Any], model: str, folds: int, data: SearchData) -
     tune.report({"mse": float(-scores.mean()), "train_rows": len(data.y_fit)})
 
 
+class TargetReached:
+    """A Ray Tune stopper (``tune.Stopper``'s interface): ends the whole search once any trial
+    reports an MSE at or below ``target_mse``; no trial is stopped for any other reason."""
+
+    def __init__(self, target_mse: float) -> None:
+        self.target_mse = target_mse
+        self.reached = False
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if result.get("mse", float("inf")) <= self.target_mse:
+            self.reached = True
+        return False
+
+    def stop_all(self) -> bool:
+        return self.reached
+
+
+def target_stopper(target_mse: float) -> Any:
+    """``TargetReached`` as a ``tune.Stopper`` (Ray Tune calls ``stop_all`` only on those)."""
+    from ray import tune
+
+    class _TargetReached(TargetReached, tune.Stopper):
+        pass
+
+    return _TargetReached(target_mse)
+
+
+def pick_best(trials: list[dict[str, Any]], target_mse: float | None) -> dict[str, Any]:
+    """The trial to refit: of those that reached the target, the one on the fewest rows (then
+    the lowest MSE); if none did, the lowest MSE at the largest budget reached (an early-stopped
+    trial's MSE is on fewer rows, not comparable)."""
+    reached = [t for t in trials if target_mse is not None and t["mse"] <= target_mse]
+    if reached:
+        return min(reached, key=lambda t: (t["train_rows"], t["mse"]))
+    top_rows = max(t["train_rows"] for t in trials)
+    return min((t for t in trials if t["train_rows"] == top_rows), key=lambda t: t["mse"])
+
+
 def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: str,
-           max_failures: int = 2) -> dict[str, Any]:
-    """Run the search on the connected Ray cluster; return the best config and every trial."""
+           max_failures: int = 2, target_mse: float | None = None) -> dict[str, Any]:
+    """Run the search on the connected Ray cluster; return the best config and every trial.
+
+    With ``target_mse`` (ASHA presets), the search ends as soon as a trial reaches it, and
+    ``reached_target`` says whether one did.
+    """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
@@ -96,10 +141,11 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
     if "grid" in preset:
         trainable = tune.with_parameters(cv_trial, model=model, folds=int(preset["cv_folds"]), data=data)
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=1)
+        target_mse = None
     else:
         asha = preset["asha"]
         rungs = asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))
-        trainable = tune.with_parameters(asha_trial, model=model, rungs=rungs, data=data)
+        trainable = tune.with_parameters(asha_trial, model=model, rungs=rungs, data=data, target_mse=target_mse)
         scheduler = ASHAScheduler(time_attr="train_rows", max_t=rungs[-1], grace_period=rungs[0],
                                   reduction_factor=int(asha["reduction_factor"]))
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=int(preset["num_samples"]),
@@ -112,6 +158,7 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
             name=f"salary-{preset_name}",
             storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=max_failures),
+            stop=None if target_mse is None else target_stopper(target_mse),
             verbose=1,
         ),
     )
@@ -128,8 +175,9 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         trials.append({"config": r.config, "mse": metrics["mse"], "train_rows": metrics["train_rows"],
                        "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip"),
                        "history": history})
-    # Compare trials at the largest budget reached: an early-stopped trial's MSE is on fewer rows.
-    top_rows = max(t["train_rows"] for t in trials)
-    best = min((t for t in trials if t["train_rows"] == top_rows), key=lambda t: t["mse"])
-    log.info("best of %d trials at %d rows: mse %.0f with %s", len(trials), top_rows, best["mse"], best["config"])
-    return {"best_config": best["config"], "best_validation_mse": best["mse"], "trials": trials}
+    best = pick_best(trials, target_mse)
+    reached = target_mse is not None and best["mse"] <= target_mse
+    log.info("best of %d trials at %d rows: mse %.0f with %s (%s)", len(trials), best["train_rows"], best["mse"],
+             best["config"], "target reached" if reached else "target not reached" if target_mse else "no target")
+    return {"best_config": best["config"], "best_validation_mse": best["mse"], "best_train_rows": best["train_rows"],
+            "reached_target": reached, "trials": trials}

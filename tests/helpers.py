@@ -3,48 +3,18 @@
 from __future__ import annotations
 
 import io
-import json
-import socket
-import subprocess
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from devtools.airflow_services import airflow, free_port, json_rows, wait_for
 from salary.lake.fsspec_store import FsspecStore
 
+__all__ = ["STORE", "airflow", "drop_table", "free_port", "json_rows", "local", "put", "wait_for"]
+
 STORE = FsspecStore()
-T = TypeVar("T")
-
-
-def airflow(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the Airflow CLI as a user would, in ``env``."""
-    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def json_rows(proc: subprocess.CompletedProcess) -> list[dict[str, Any]]:
-    """The JSON table an `airflow ... -o json` command printed (Airflow may log lines before it)."""
-    line = next((line for line in proc.stdout.splitlines() if line.startswith("[")), "[]")
-    return json.loads(line)
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
-    """The first truthy value of ``predicate()``; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(interval)
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def put(uri: str, data: pa.Table | bytes = b"") -> None:

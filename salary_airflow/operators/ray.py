@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from salary.errors import BAD_INPUT_EXIT_CODE
 from salary.runtime import summary_line
 from salary_airflow.hooks.ray import TERMINAL, RayHook
-from salary_airflow.triggers.ray import RayJobTrigger
+from salary_airflow.triggers.ray import LogForwarder, RayJobTrigger
 
 
 def submission_id(dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int = -1) -> str:
@@ -43,8 +43,11 @@ class RayJobOperator(BaseOperator):
     The job runs on the cluster with ``runtime_env`` (our code ships as its working_dir).
     Deferrable by default: after submitting, the task hands the wait to ``RayJobTrigger`` in
     the triggerer and holds no worker slot while the job runs; ``deferrable=False`` waits in
-    the worker with the same code. The job's output reaches the task log line by line at each
-    line's own level.
+    the worker with the same code. With ``wait_in_worker``, the task first follows the job
+    itself for up to that long: a short job (a small drop's prediction) ends without the
+    hand-off to the triggerer and back (a second task start), a long one is deferred then,
+    and the trigger skips the lines already logged. The job's output reaches the task log
+    line by line at each line's own level.
 
     A try first looks for the jobs of earlier tries of the same task instance: one still
     running (its worker died, or the task was retried while the job went on) is re-attached
@@ -62,7 +65,8 @@ class RayJobOperator(BaseOperator):
 
     def __init__(self, *, entrypoint: str, runtime_env: dict[str, Any] | None = None,
                  ray_conn_id: str = RayHook.default_conn_name, deferrable: bool = True, poll_interval: float = 5.0,
-                 job_timeout: dt.timedelta | None = None, entrypoint_num_cpus: float = 0, **kwargs: Any) -> None:
+                 job_timeout: dt.timedelta | None = None, entrypoint_num_cpus: float = 0,
+                 wait_in_worker: dt.timedelta | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entrypoint = entrypoint
         self.runtime_env = runtime_env
@@ -71,6 +75,7 @@ class RayJobOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
         self.entrypoint_num_cpus = entrypoint_num_cpus
+        self.wait_in_worker = wait_in_worker
         self.job_id: str | None = None
 
     def execute(self, context: Any) -> dict[str, Any] | None:
@@ -80,6 +85,13 @@ class RayJobOperator(BaseOperator):
         ti.xcom_push(key=RayJobLink().xcom_key, value=hook.job_url(self.job_id))
         deadline = time.time() + self.job_timeout.total_seconds() if self.job_timeout else None
         trigger = RayJobTrigger(self.job_id, self.ray_conn_id, self.poll_interval, deadline)
+        if self.deferrable and self.wait_in_worker:
+            out = LogForwarder(self.log)
+            event = asyncio.run(_outcome_within(trigger, out, self.wait_in_worker.total_seconds()))
+            if event is not None:
+                return self.execute_complete(context, event)
+            self.log.info("Ray job %s still running after %s: deferring", self.job_id, self.wait_in_worker)
+            trigger = RayJobTrigger(self.job_id, self.ray_conn_id, self.poll_interval, deadline, out.forwarded)
         if self.deferrable:
             self.defer(trigger=trigger, method_name="execute_complete")
         return self.execute_complete(context, asyncio.run(_first_event(trigger)))
@@ -122,7 +134,8 @@ class RayJobOperator(BaseOperator):
         return event["summary"]
 
     def on_kill(self) -> None:
-        """The task was killed while waiting in the worker (deferrable=False): stop the job.
+        """The task was killed while waiting in the worker (deferrable=False, or within
+        ``wait_in_worker``): stop the job.
         A deferred task's job is stopped by RayJobTrigger.on_kill."""
         if self.job_id:
             stopped = RayHook(self.ray_conn_id).stop_job(self.job_id)
@@ -139,6 +152,14 @@ def with_code_version(runtime_env: dict[str, Any] | None) -> dict[str, Any] | No
         return runtime_env
     env_vars = {CODE_VERSION_ENV: code_version(Path(working_dir)), **(runtime_env or {}).get("env_vars", {})}
     return {**(runtime_env or {}), "env_vars": env_vars}
+
+
+async def _outcome_within(trigger: RayJobTrigger, out: LogForwarder, seconds: float) -> dict[str, Any] | None:
+    """The job's outcome if it ends within ``seconds``, else None (the job goes on)."""
+    try:
+        return await asyncio.wait_for(trigger.outcome(out), seconds)
+    except TimeoutError:
+        return None
 
 
 async def _first_event(trigger: RayJobTrigger) -> dict[str, Any]:

@@ -78,36 +78,43 @@ class RayJobTrigger(BaseTrigger):
     """Fires once when the Ray job ``job_id`` ends (or at ``deadline``, epoch seconds)."""
 
     def __init__(self, job_id: str, ray_conn_id: str = RayHook.default_conn_name, poll_interval: float = 5.0,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, skip_lines: int = 0) -> None:
         super().__init__()
         self.job_id = job_id
         self.ray_conn_id = ray_conn_id
         self.poll_interval = poll_interval
         self.deadline = deadline
+        self.skip_lines = skip_lines  # lines the task already logged while it followed the job itself
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("salary_airflow.triggers.ray.RayJobTrigger", {"job_id": self.job_id, "ray_conn_id": self.ray_conn_id,
-                                               "poll_interval": self.poll_interval, "deadline": self.deadline})
+                                               "poll_interval": self.poll_interval, "deadline": self.deadline,
+                                               "skip_lines": self.skip_lines})
 
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        out = LogForwarder(self.log)
+        out.forwarded = self.skip_lines
+        yield TriggerEvent(await self.outcome(out))
+
+    async def outcome(self, out: LogForwarder) -> dict[str, Any]:
+        """Follow the job to its end, forwarding its output to ``out``; the event's payload.
+        (RayJobOperator also awaits this in the worker, before or instead of deferring.)"""
         client = await RayHook(self.ray_conn_id).async_client()
         self.log.info("following Ray job %s on %s", self.job_id, client.address)
-        out = LogForwarder(self.log)
         try:
             info = await asyncio.wait_for(self._follow(client, out), timeout=self._remaining())
         except TimeoutError:
             stopped = await client.stop(self.job_id)
             self.log.error("Ray job %s still running at its deadline: %s", self.job_id,
                            "stopped" if stopped else "it had just ended")
-            yield TriggerEvent({"status": "timeout", "job_id": self.job_id, "tail": list(out.tail)})
-            return
-        yield TriggerEvent({
+            return {"status": "timeout", "job_id": self.job_id, "tail": list(out.tail)}
+        return {
             "status": info["status"], "job_id": self.job_id, "message": info.get("message"),
             "driver_exit_code": info.get("driver_exit_code"), "tail": list(out.tail), "summary": out.summary,
-        })
+        }
 
     async def _follow(self, client: Any, out: LogForwarder) -> dict[str, Any]:
         """Forward the output until the job is over; return its final info."""

@@ -1,5 +1,5 @@
 """Both DAGs through a real Airflow deployment (api-server, scheduler, dag-processor, triggerer;
-tests/airflow_services.py) on the embedded default: salary_training triggered as a user would,
+devtools/airflow_services.py) on the embedded default: salary_training triggered as a user would,
 its promotion an event of the champion asset; then drops land (scripts/make_drop.py) and the
 drops asset's watcher starts salary_batch_predict by itself, once per drop; then labelled drops
 from a changed world: the first is a model-health event that retrains the model on them, the
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.airflow_services import airflow, airflow_services
 from salary.lake import SUCCESS, Lake, path_segment
-from tests.airflow_services import airflow, airflow_services
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow

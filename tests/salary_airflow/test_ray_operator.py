@@ -146,6 +146,40 @@ def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
     assert op.job_id == submission_id(ti.dag_id, ti.task_id, ti.run_id, 2)
 
 
+def test_a_job_that_ends_within_wait_in_worker_completes_without_deferring(ray_cluster, capfd):
+    from salary_airflow.operators.ray import RayJobOperator
+
+    op = RayJobOperator(task_id="short", runtime_env=RUNTIME_ENV, poll_interval=0.5,
+                        wait_in_worker=dt.timedelta(seconds=120),
+                        entrypoint="python -c \"from salary.runtime import summary_line; print('short-one'); "
+                                   "print(summary_line({'job': 'short'}))\"")
+    assert op.execute({"ti": task_instance("inline_test", "short")}) == {"job": "short"}  # no TaskDeferred
+    assert "[ray] short-one" in capfd.readouterr().out
+
+
+def test_a_job_still_running_after_wait_in_worker_defers_and_the_trigger_skips_logged_lines(ray_cluster, capfd):
+    import asyncio
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from salary_airflow.operators.ray import RayJobOperator
+
+    op = RayJobOperator(task_id="longer", runtime_env=RUNTIME_ENV, poll_interval=0.5,
+                        wait_in_worker=dt.timedelta(seconds=20),
+                        entrypoint="python -c \"import time; from salary.runtime import summary_line; "
+                                   "print('before-defer', flush=True); time.sleep(40); print('after-defer'); "
+                                   "print(summary_line({'job': 'longer'}))\"")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": task_instance("defer_test", "longer")})
+    assert "[ray] before-defer" in capfd.readouterr().out
+    trigger = deferred.value.trigger
+    assert trigger.job_id == op.job_id and trigger.skip_lines >= 1
+    event = asyncio.run(anext(trigger.run())).payload
+    assert event["status"] == "SUCCEEDED" and event["summary"] == {"job": "longer"}
+    out = capfd.readouterr().out
+    assert "[ray] after-defer" in out and "before-defer" not in out
+
+
 def test_job_timeout_stops_the_job_and_fails_the_task(ray_cluster):
     from airflow.sdk.exceptions import AirflowException
     from ray.job_submission import JobStatus, JobSubmissionClient

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.airflow_services import airflow, airflow_services
 from salary.ray_runtime import job_runtime_env
-from tests.airflow_services import airflow, airflow_services
 
 pytestmark = pytest.mark.slow
 

@@ -1,21 +1,49 @@
-"""A real Airflow deployment for tests: api-server (tasks reach the Execution API there),
-dag-processor, scheduler and triggerer (LocalExecutor, SQLite) on a fresh AIRFLOW_HOME and
-loopback, driven through the CLI as a user would, stopped by PID."""
+"""A real Airflow deployment for tests and benchmarks: api-server (tasks reach the Execution API
+there), dag-processor, scheduler and triggerer (LocalExecutor, SQLite) on a fresh AIRFLOW_HOME
+and loopback, driven through the CLI as a user would, stopped by PID."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from tests.helpers import airflow, free_port, json_rows
+__all__ = ["AirflowServices", "airflow", "airflow_services", "free_port", "json_rows", "wait_for"]
 
-__all__ = ["AirflowServices", "airflow", "airflow_services", "json_rows"]
+T = TypeVar("T")
+
+
+def airflow(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the Airflow CLI as a user would, in ``env``."""
+    return subprocess.run(["airflow", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def json_rows(proc: subprocess.CompletedProcess) -> list[dict[str, Any]]:
+    """The JSON table an `airflow ... -o json` command printed (Airflow may log lines before it)."""
+    line = next((line for line in proc.stdout.splitlines() if line.startswith("[")), "[]")
+    return json.loads(line)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
+    """The first truthy value of ``predicate()``; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class AirflowServices:

@@ -1,0 +1,159 @@
+"""The benchmark's table, its targets (issue 13) and its charts: time per stage, cost per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.spark_stages import SPARK_JOBS
+
+GB = 1024**3
+# Issue 13's targets, by rows (no target at sizes in between): ETL work over DuckDB's,
+# generation work over numpy's, tuning speed-up over GridSearchCV.
+ETL_TARGETS = {30_000_000: 2.0, 3_000_000: 4.0}
+GENERATION_TARGETS = {30_000_000: 2.0}
+TUNING_TARGETS = {30_000_000: 5.0}
+TUNING_MSE_OVER_FLOOR = 1.005
+
+
+@dataclass(frozen=True)
+class Row:
+    stage: str
+    rows: int | None
+    ours: float  # seconds (GB for memory)
+    baseline: float | None
+    ratio: float | None  # ours / baseline; for tuning: baseline / ours (a speed-up)
+    target: str
+    met: bool | None
+    note: str = ""
+
+
+def rows_of(result: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    if s := result.get("startup"):
+        out.append(Row("start-up: trivial job (wall)", None, s["ours"], s["stock"], s["ratio"], "<= 0.5",
+                       s["ratio"] <= 0.5, "stock spark-submit"))
+    for size, r in result["sizes"].items():
+        n = int(size)
+        g = r["generation"]
+        ratio = g["ours"]["work"] / g["baseline"]["work"]
+        limit = GENERATION_TARGETS.get(n)
+        out.append(Row("generation (work)", n, g["ours"]["work"], g["baseline"]["work"], ratio,
+                       f"<= {limit:g}" if limit else "", ratio <= limit if limit else None, "numpy + pyarrow"))
+        e = r["etl"]
+        for job in SPARK_JOBS:
+            j = e["ours"][job]
+            out.append(Row(f"  {job} (work)", n, j["work"], e["baseline"]["jobs"][job],
+                           j["work"] / e["baseline"]["jobs"][job], "", None, "DuckDB"))
+        work = sum(e["ours"][j]["work"] for j in SPARK_JOBS)
+        ratio = work / e["baseline"]["work"]
+        limit = ETL_TARGETS.get(n)
+        out.append(Row("ETL, three jobs (work)", n, work, e["baseline"]["work"], ratio,
+                       f"<= {limit:g}" if limit else "", ratio <= limit if limit else None, "DuckDB"))
+        if t := r.get("tuning"):
+            speedup = TUNING_TARGETS.get(n)
+            accurate = t["ours"]["test_mse_over_floor"] <= TUNING_MSE_OVER_FLOOR
+            out.append(Row(f"tuning to test MSE <= {TUNING_MSE_OVER_FLOOR} x floor", n, t["ours"]["work"],
+                           t["baseline"]["work"], t["speedup"], f">= {speedup:g} x faster" if speedup else "",
+                           accurate and t["speedup"] >= speedup if speedup else None,
+                           f"GridSearchCV; test MSE/floor {t['ours']['test_mse_over_floor']:.4f} vs "
+                           f"{t['baseline']['test_mse_over_floor']:.4f}"))
+    if p := result.get("prediction"):
+        out.append(Row("prediction of a drop (work)", p["rows"], p["ours"]["work"], p["baseline"]["predict"],
+                       p["ratio"], "<= 1.5", p["ratio"] <= 1.5, "bare predict()"))
+    if lat := result.get("latency"):
+        out.append(Row("drop arrival -> published (Airflow, warm)", lat["rows"], lat["warm_median"],
+                       lat["bare_job_seconds"], lat["ratio"], "<= 20 s", lat["warm_median"] <= 20,
+                       "bare Ray job + publish"))
+    if mem := result.get("memory"):
+        peak = mem["stack_peak_bytes"] / GB
+        out.append(Row("peak summed RSS of the stack (GB)", None, peak, None, None, "<= 8 GB", peak <= 8,
+                       f"during {mem['stack_peak_phase']}"))
+    return out
+
+
+def table(rows: list[Row]) -> str:
+    head = f"{'stage':<44}{'rows':>12}{'ours':>9}{'base':>9}{'ratio':>8}  {'target':<14}{'met':<5}baseline / note"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.stage:<44}{'' if r.rows is None else f'{r.rows:,}':>12}{r.ours:>9.2f}"
+                     f"{'' if r.baseline is None else f'{r.baseline:.2f}':>9}"
+                     f"{'' if r.ratio is None else f'{r.ratio:.2f}':>8}  {r.target:<14}"
+                     f"{'' if r.met is None else 'yes' if r.met else 'NO':<5}{r.note}")
+    return "\n".join(lines)
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| stage | rows | ours s | baseline s | ratio | target | met | baseline / note |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.stage.strip()} | {'' if r.rows is None else f'{r.rows:,}'} | {r.ours:.2f} | "
+                     f"{'' if r.baseline is None else f'{r.baseline:.2f}'} | "
+                     f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.target} | "
+                     f"{'' if r.met is None else 'yes' if r.met else '**no**'} | {r.note} |")
+    return "\n".join(lines)
+
+
+def stage_costs(result: dict[str, Any]) -> dict[str, dict[int, tuple[float, float]]]:
+    """Per stage: rows -> (ours seconds, baseline seconds) of work."""
+    costs: dict[str, dict[int, tuple[float, float]]] = {"generation": {}, "ETL (3 jobs)": {}, "tuning": {}}
+    for size, r in result["sizes"].items():
+        n = int(size)
+        costs["generation"][n] = (r["generation"]["ours"]["work"], r["generation"]["baseline"]["work"])
+        costs["ETL (3 jobs)"][n] = (sum(r["etl"]["ours"][j]["work"] for j in SPARK_JOBS), r["etl"]["baseline"]["work"])
+        if t := r.get("tuning"):
+            costs["tuning"][n] = (t["ours"]["work"], t["baseline"]["work"])
+    return {k: v for k, v in costs.items() if v}
+
+
+def charts(result: dict[str, Any], folder: Path) -> list[Path]:
+    """bench_time.png (seconds per stage and size, ours vs baseline) and bench_per_row.png
+    (microseconds of work per row against rows, log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    costs = stage_costs(result)
+    labels, ours, base = [], [], []
+    for stage, by_rows in costs.items():
+        for n, (o, b) in sorted(by_rows.items()):
+            labels.append(f"{stage}\n{n / 1e6:g}M")
+            ours.append(o)
+            base.append(b)
+    for name, key in (("prediction", "prediction"),):
+        if p := result.get(key):
+            labels.append(f"{name}\n{p['rows'] / 1e6:g}M")
+            ours.append(p["ours"]["work"])
+            base.append(p["baseline"]["predict"])
+    x = range(len(labels))
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(labels)), 4.5))
+    ax.bar([i - 0.2 for i in x], ours, 0.4, label="ours (work)")
+    ax.bar([i + 0.2 for i in x], base, 0.4, label="baseline (numpy / DuckDB / GridSearchCV / predict())")
+    ax.set_xticks(list(x), labels, fontsize=8)
+    ax.set_ylabel("seconds")
+    ax.set_title(f"time per stage, same run ({result['cpus']} cores)")
+    ax.legend()
+    fig.tight_layout()
+    time_png = folder / "bench_time.png"
+    fig.savefig(time_png, dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (stage, by_rows) in enumerate(costs.items()):
+        ns = sorted(by_rows)
+        color = f"C{i}"
+        ax.plot(ns, [by_rows[n][0] / n * 1e6 for n in ns], "o-", color=color, label=f"{stage}: ours")
+        ax.plot(ns, [by_rows[n][1] / n * 1e6 for n in ns], "s--", color=color, label=f"{stage}: baseline")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows")
+    ax.set_ylabel("microseconds of work per row")
+    ax.set_title("cost per row against rows")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    per_row_png = folder / "bench_per_row.png"
+    fig.savefig(per_row_png, dpi=110)
+    plt.close(fig)
+    return [time_png, per_row_png]

@@ -1,0 +1,113 @@
+"""Our Spark jobs exactly as the DAG submits them, against their baselines: a trivial job (the
+fixed cost of a Spark task), generation (numpy + pyarrow writing the same rows:
+devtools.generate_np reproduces Spark's hash-based draws) and the three ETL jobs (DuckDB, 2
+threads, the same rules and outputs, whose results must equal ours)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.measure import MemorySampler, run_measured
+from salary.config import Settings
+from salary.lake import Lake, join
+from salary.runtime import parse_summaries
+
+REPO = Path(__file__).resolve().parents[1]
+SPARK_JOBS = ("etl_benchmark", "top_earners", "age_distribution")
+TRIVIAL = "from pyspark.sql import SparkSession\nSparkSession.builder.getOrCreate().range(1000).count()\n"
+
+
+def spark_submit_cmd(settings: Settings, app: str, args: list[str], stock: bool = False) -> list[str]:
+    cmd = ["spark-submit", "--master", "local[*]"]
+    if not stock:
+        for key, value in settings.spark.conf.items():
+            cmd += ["--conf", f"{key}={value}"]
+        cmd += ["--py-files", str(REPO / "build" / "salary.zip"), "--driver-memory", settings.spark.driver_memory]
+    return [*cmd, app, *args]
+
+
+def spark_job(settings: Settings, lake: Lake, job: str, run_id: str, sampler: MemorySampler,
+              *extra: str) -> dict[str, Any]:
+    """One of our Spark jobs as the DAG runs it; work = its stages after the session started."""
+    args = ["--lake-root", lake.root, "--run-id", run_id, "--config", str(settings.config_dir / "pipeline.toml"),
+            *extra]
+    measured = run_measured(spark_submit_cmd(settings, str(REPO / "jobs" / f"{job}.py"), args), sampler=sampler)
+    summary = parse_summaries(measured["stdout"] + measured["stderr"])[-1]  # PythonRunner: stdout
+    stages = summary["stage_seconds"]
+    work = sum(v for k, v in stages.items() if k != "session")
+    spark = {k: summary["spark"].get(k) for k in ("memory_spilled_bytes", "disk_spilled_bytes",
+                                                   "driver_jvm_peak_heap_bytes", "shuffle_write_bytes")}
+    return {"wall": measured["wall"], "work": work, "startup": measured["wall"] - work, "stages": stages,
+            "peak_rss_bytes": measured["peak_rss_bytes"], "spark": spark,
+            **{k: summary[k] for k in ("rows_in", "rows_out", "rows_rejected") if k in summary}}
+
+
+def startup(settings: Settings, tmp: Path, sampler: MemorySampler, repeats: int = 2) -> dict[str, Any]:
+    """A trivial job: stock `spark-submit` vs ours (UI off, the driver's class-data-sharing archive)."""
+    app = tmp / "trivial.py"
+    app.write_text(TRIVIAL)
+    stock = [run_measured(spark_submit_cmd(settings, str(app), [], stock=True), sampler=sampler,
+                          baseline=True)["wall"] for _ in range(repeats)]
+    ours = [run_measured(spark_submit_cmd(settings, str(app), []), sampler=sampler)["wall"] for _ in range(repeats)]
+    return {"stock_walls": stock, "ours_walls": ours, "stock": min(stock), "ours": min(ours),
+            "ratio": min(ours) / min(stock), "cds_archive": os.environ.get("SALARY_SPARK_CDS")}
+
+
+def generation(settings: Settings, lake: Lake, rows: int, seed: int, tmp: Path,
+               sampler: MemorySampler) -> dict[str, Any]:
+    shutil.rmtree(lake.generated_chunk.removeprefix("file://"), ignore_errors=True)
+    ours = spark_job(settings, lake, "generate_dataset", f"bench_{rows}", sampler, "--rows", str(rows),
+                     "--seed", str(seed))
+    out = tmp / "np_generated"
+    base = run_measured([sys.executable, str(REPO / "bench" / "np_generate.py"), "--rows", str(rows),
+                         "--seed", str(seed), "--out", str(out)], sampler=sampler, baseline=True)
+    shutil.rmtree(out, ignore_errors=True)
+    doc = json.loads(base["stdout"].strip().splitlines()[-1])
+    if doc["rows"] != ours["rows_out"]:
+        raise AssertionError(f"numpy wrote {doc['rows']} rows, Spark {ours['rows_out']}")
+    return {"ours": ours, "baseline": {"wall": base["wall"], "work": doc["work_seconds"],
+                                       "startup": base["wall"] - doc["work_seconds"],
+                                       "peak_rss_bytes": base["peak_rss_bytes"]},
+            "rows": ours["rows_out"]}
+
+
+def etl(settings: Settings, lake: Lake, rows: int, tmp: Path, sampler: MemorySampler) -> dict[str, Any]:
+    run_id = f"bench_{rows}"
+    ours = {job: spark_job(settings, lake, job, run_id, sampler) for job in SPARK_JOBS}
+    out = tmp / "duckdb"
+    base = run_measured([sys.executable, str(REPO / "bench" / "duckdb_etl.py"),
+                         "--raw", lake.generated_chunk.removeprefix("file://"), "--out", str(out)],
+                        sampler=sampler, baseline=True)
+    shutil.rmtree(out, ignore_errors=True)
+    doc = json.loads(base["stdout"].strip().splitlines()[-1])
+    check_same(ours, doc, lake, run_id)
+    return {"ours": ours, "baseline": {"wall": base["wall"], "work": sum(doc["seconds"].values()),
+                                       "jobs": doc["seconds"], "peak_rss_bytes": base["peak_rss_bytes"]},
+            "rows": doc["rows_in"], "results_match": True}
+
+
+def check_same(ours: dict[str, Any], duck: dict[str, Any], lake: Lake, run_id: str) -> None:
+    """Our results equal DuckDB's: counts, top earners, youngest/oldest, histogram."""
+    import pyarrow.parquet as pq
+
+    metrics = ours["etl_benchmark"]
+    for key in ("rows_in", "rows_out", "rows_rejected"):
+        if metrics[key] != duck[key]:
+            raise AssertionError(f"{key}: Spark {metrics[key]} != DuckDB {duck[key]}")
+
+    def table(job: str, name: str) -> list[list]:
+        folder = join(lake.report(job, run_id), name).removeprefix("file://")
+        return [list(r.values()) for r in pq.read_table(folder).to_pylist()]
+
+    pairs = [(table("top_earners", "top_earners"), duck["top_earners"]),
+             (table("age_distribution", "youngest"), duck["youngest"]),
+             (table("age_distribution", "oldest"), duck["oldest"]),
+             (table("age_distribution", "age_histogram"), duck["histogram"])]
+    for spark_rows, duck_rows in pairs:
+        if [[str(v) for v in r] for r in spark_rows] != [[str(v) for v in r] for r in duck_rows]:
+            raise AssertionError(f"results differ: {spark_rows[:3]} vs {duck_rows[:3]}")
