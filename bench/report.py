@@ -73,25 +73,29 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
     return out
 
 
+def cells(r: Row, no: str) -> list[str]:
+    """A row's cells as text: stage, rows, ours, baseline, ratio, target, met (``no`` when not)."""
+    return [r.stage, "" if r.rows is None else f"{r.rows:,}", f"{r.ours:.2f}",
+            "" if r.baseline is None else f"{r.baseline:.2f}", "" if r.ratio is None else f"{r.ratio:.2f}",
+            r.target, "" if r.met is None else "yes" if r.met else no, r.note]
+
+
+WIDTHS = (44, 12, 9, 9, 8, 16, 5)  # the last cell, the note, is not padded
+
+
 def table(rows: list[Row]) -> str:
-    head = f"{'stage':<44}{'rows':>12}{'ours':>9}{'base':>9}{'ratio':>8}  {'target':<14}{'met':<5}baseline / note"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(f"{r.stage:<44}{'' if r.rows is None else f'{r.rows:,}':>12}{r.ours:>9.2f}"
-                     f"{'' if r.baseline is None else f'{r.baseline:.2f}':>9}"
-                     f"{'' if r.ratio is None else f'{r.ratio:.2f}':>8}  {r.target:<14}"
-                     f"{'' if r.met is None else 'yes' if r.met else 'NO':<5}{r.note}")
-    return "\n".join(lines)
+    def line(values: list[str]) -> str:
+        return "".join(v.ljust(w) if i in (0, 5, 6) else v.rjust(w) + ("  " if i == 4 else "")
+                       for i, (v, w) in enumerate(zip(values, WIDTHS, strict=False))) + values[-1]
+
+    head = line(["stage", "rows", "ours", "base", "ratio", "target", "met", "baseline / note"])
+    return "\n".join([head, "-" * len(head), *(line(cells(r, "NO")) for r in rows)])
 
 
 def markdown(rows: list[Row]) -> str:
     lines = ["| stage | rows | ours s | baseline s | ratio | target | met | baseline / note |",
              "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.stage.strip()} | {'' if r.rows is None else f'{r.rows:,}'} | {r.ours:.2f} | "
-                     f"{'' if r.baseline is None else f'{r.baseline:.2f}'} | "
-                     f"{'' if r.ratio is None else f'{r.ratio:.2f}'} | {r.target} | "
-                     f"{'' if r.met is None else 'yes' if r.met else '**no**'} | {r.note} |")
+    lines += ["| " + " | ".join(c.strip() for c in cells(r, "**no**")) + " |" for r in rows]
     return "\n".join(lines)
 
 

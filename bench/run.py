@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("ray").setLevel(logging.WARNING)  # the Jobs API client's packaging chatter
     settings = load_settings()
     work: Path = args.work_dir.resolve()
+    work.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(work.parent / f".{work.name}.lock", "w")  # noqa: SIM115 - held until the process ends
+    try:  # a second benchmark on the same work dir would delete this one's services under it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        parser.error(f"another benchmark is running in {work}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     args.results.mkdir(parents=True, exist_ok=True)

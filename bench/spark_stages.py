@@ -40,8 +40,7 @@ def spark_job(settings: Settings, lake: Lake, job: str, run_id: str, sampler: Me
     summary = parse_summaries(measured["stdout"] + measured["stderr"])[-1]  # PythonRunner: stdout
     stages = summary["stage_seconds"]
     work = sum(v for k, v in stages.items() if k != "session")
-    spark = {k: summary["spark"].get(k) for k in ("memory_spilled_bytes", "disk_spilled_bytes",
-                                                   "driver_jvm_peak_heap_bytes", "shuffle_write_bytes")}
+    spark = {k: v for k, v in summary["spark"].items() if k != "executors"}  # memory, I/O, where time went
     return {"wall": measured["wall"], "work": work, "startup": measured["wall"] - work, "stages": stages,
             "peak_rss_bytes": measured["peak_rss_bytes"], "spark": spark,
             **{k: summary[k] for k in ("rows_in", "rows_out", "rows_rejected") if k in summary}}

@@ -37,7 +37,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, t
 
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
-from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED, MODEL_HEALTH
+from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED, MODEL_HEALTH, run_trigger
 from salary_airflow.operators.ray import RayJobOperator
 from salary_airflow.operators.spark import SparkJobSubmitOperator
 
@@ -126,13 +126,8 @@ with DAG(
         from salary.registry import promote
         from salary.runtime import task_summary
 
-        # The accessor lists an event under each of its keys: one entry per (asset, time).
-        events = {(e.asset.name, e.timestamp.isoformat()): e.extra
-                  for events in (triggering_asset_events or {}).values() for e in events}
-        trigger = {"run_type": getattr(dag_run.run_type, "value", str(dag_run.run_type)),
-                   "events": [{"asset": name, "timestamp": at, "extra": extra} for (name, at), extra in events.items()]}
         decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id,
-                           SETTINGS.model.promotion_margin, trigger)
+                           SETTINGS.model.promotion_margin, run_trigger(dag_run.run_type, triggering_asset_events))
         if decision["promoted"]:
             outlet_events[CHAMPION_ALIAS].add(CHAMPION, extra=decision)
         task_summary("promote_model", run_id, decision)

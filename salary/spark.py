@@ -54,6 +54,12 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     totals = {"input_bytes": 0, "output_bytes": 0, "shuffle_write_bytes": 0,
               "shuffle_read_bytes": 0, "memory_spilled_bytes": 0, "disk_spilled_bytes": 0,
               "peak_execution_memory_bytes": 0, "stages": 0, "tasks": 0}
+    # Where the tasks' time went (a profile of the job's work): summed over tasks, in seconds.
+    times = {"task_run_seconds": ("executorRunTime", 1e-3), "task_cpu_seconds": ("executorCpuTime", 1e-9),
+             "task_gc_seconds": ("jvmGcTime", 1e-3), "task_deserialize_seconds": ("executorDeserializeTime", 1e-3),
+             "shuffle_write_seconds": ("shuffleWriteTime", 1e-9),
+             "shuffle_fetch_wait_seconds": ("shuffleFetchWaitTime", 1e-3)}
+    spent = dict.fromkeys(times, 0.0)
     gateway: Any = spark.sparkContext._gateway
     no_quantiles = gateway.new_array(gateway.jvm.double, 0)
     all_tasks = gateway.jvm.java.util.ArrayList()
@@ -70,7 +76,10 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
         totals["peak_execution_memory_bytes"] = max(
             totals["peak_execution_memory_bytes"], int(stage.peakExecutionMemory())
         )
+        for key, (method, unit) in times.items():
+            spent[key] += int(getattr(stage, method)()) * unit
     out.update(totals)
+    out.update({k: round(v, 3) for k, v in spent.items()})
 
     jvm: Any = spark.sparkContext._jvm
     heap_peak = 0

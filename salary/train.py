@@ -27,7 +27,7 @@ from salary.pictures import PICTURES, draw, training_pictures
 from salary.registry import champion, load_version, publish_version
 from salary.runtime import Stages, code_version
 from salary.schema import SOURCE
-from salary.tuning import SearchData, search
+from salary.tuning import SearchData, load_model, search
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,10 @@ def load_curated(store: FsspecStore, lake: Lake, run_id: str) -> tuple[pd.DataFr
     fs, path = store.filesystem(uri)
     # Versions curated before labelled drops existed have no source column: all generated.
     columns = [*MODEL_COLUMNS, SOURCE] if SOURCE in manifest.get("columns", []) else list(MODEL_COLUMNS)
-    return pq.read_table(path, columns=columns, filesystem=fs).to_pandas(), manifest
+    # source is one of a few names per row: dictionary-encoded it stays a small categorical
+    # (as Python strings, 30M rows took ~2 GB of the job's memory).
+    table = pq.read_table(path, columns=columns, filesystem=fs, read_dictionary=[SOURCE] if SOURCE in columns else None)
+    return table.to_pandas(), manifest
 
 
 def _labelled_sources(df: pd.DataFrame) -> list[str]:
@@ -148,9 +151,13 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
              if result["reached_target"] else "the whole training split" if len(refit_rows) > len(fit_rows)
              else "the search's rows")
     with stages.stage("refit"):
-        pipeline = build_pipeline(preset["model"], result["best_config"], threads=-1)
-        pipeline.fit(X[refit_rows], y[refit_rows],
-                     **({} if weights is None else {"model__sample_weight": weights[refit_rows]}))
+        if result.get("best_model") is not None:  # fitted on exactly refit_rows by the winning trial
+            pipeline = load_model(result["best_model"])
+            log.info("no refit: the winning trial's model, fitted on these rows, is the model")
+        else:
+            pipeline = build_pipeline(preset["model"], result["best_config"], threads=-1)
+            pipeline.fit(X[refit_rows], y[refit_rows],
+                         **({} if weights is None else {"model__sample_weight": weights[refit_rows]}))
     with stages.stage("evaluate"):
         X_test, y_test = X[parts.test], y[parts.test]
         w_test = None if weights is None else weights[parts.test]
@@ -166,7 +173,8 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         "test": test,
         "best_validation_mse": result["best_validation_mse"],
         "search": {"target_mse_over_floor": target, "reached_target": result["reached_target"],
-                   "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows)},
+                   "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows),
+                   "reused_trial_model": result.get("best_model") is not None},
         "champion_on_test_split": champion_on_split,
         "trials": result["trials"],
         "stage_seconds": stages.seconds,

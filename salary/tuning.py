@@ -9,6 +9,8 @@ resource; the ``paper`` preset is the report's 3-fold grid search.
 from __future__ import annotations
 
 import logging
+import pickle
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,17 @@ import numpy as np
 from salary.model import asha_rungs, build_pipeline, mse
 
 log = logging.getLogger(__name__)
+
+
+MODEL = "model_zlib_pickle"  # the result key of a trial's fitted model (the one that reached the target)
+
+
+def dump_model(pipeline: Any) -> bytes:
+    return zlib.compress(pickle.dumps(pipeline, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def load_model(blob: bytes) -> Any:
+    return pickle.loads(zlib.decompress(blob))  # noqa: S301 - our own trial's model, through Ray
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,11 @@ def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: Searc
             pipeline = build_pipeline(model, config, threads=1).fit(data.X_fit[:n], data.y_fit[:n],
                                                                       **data.fit_weights(n))
             score = mse(data.y_val, pipeline.predict(data.X_val), data.w_val)
-            tune.report({"mse": score, "train_rows": n})
-            if n == len(data.y_fit) or (target_mse is not None and score <= target_mse):
+            reached = target_mse is not None and score <= target_mse
+            # The model that reaches the target is the one the job publishes: it travels with
+            # the result (through Ray, from whichever node), so nothing is fitted twice.
+            tune.report({"mse": score, "train_rows": n, **({MODEL: dump_model(pipeline)} if reached else {})})
+            if n == len(data.y_fit) or reached:
                 break
 
 
@@ -136,6 +152,7 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
     """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     model = preset["model"]
     if "grid" in preset:
@@ -148,8 +165,10 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         trainable = tune.with_parameters(asha_trial, model=model, rungs=rungs, data=data, target_mse=target_mse)
         scheduler = ASHAScheduler(time_attr="train_rows", max_t=rungs[-1], grace_period=rungs[0],
                                   reduction_factor=int(asha["reduction_factor"]))
+        # Seeded: the same candidates on every run (comparable runs; the benchmark's baseline
+        # searches the same ones).
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=int(preset["num_samples"]),
-                                      scheduler=scheduler)
+                                      scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=0))
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space=param_space(preset),
@@ -163,21 +182,30 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         ),
     )
     results = tuner.fit()
-    if results.errors:
+    if results.num_errors:
         # A trial that still fails after its retries fails the search: never silently dropped.
-        raise RuntimeError(f"{len(results.errors)} trial(s) failed after {max_failures} retries: {results.errors[0]}")
+        # (num_errors counts failed trials only; ``errors`` also lists the trials the target
+        # stopper ended before they started, which have no results to read.)
+        failed = f"{results.num_errors} trial(s) failed after {max_failures} retries: {results.errors}"
+        raise RuntimeError(failed[:3000])
     trials = []
     for r in (results[i] for i in range(len(results))):
         metrics = r.metrics or {}
+        if "mse" not in metrics:  # ended by the target stopper before its first rung
+            continue
         frame = r.metrics_dataframe
         history = ([] if frame is None or "train_rows" not in frame else
                    [[int(n), float(v)] for n, v in zip(frame["train_rows"], frame["mse"], strict=True)])
         trials.append({"config": r.config, "mse": metrics["mse"], "train_rows": metrics["train_rows"],
                        "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip"),
-                       "history": history})
+                       "history": history, **({MODEL: metrics[MODEL]} if MODEL in metrics else {})})
+    log.info("%d of %d trials reported before the search ended", len(trials), len(results))
     best = pick_best(trials, target_mse)
     reached = target_mse is not None and best["mse"] <= target_mse
     log.info("best of %d trials at %d rows: mse %.0f with %s (%s)", len(trials), best["train_rows"], best["mse"],
              best["config"], "target reached" if reached else "target not reached" if target_mse else "no target")
+    model = best.pop(MODEL, None) if reached else None
+    for trial in trials:
+        trial.pop(MODEL, None)
     return {"best_config": best["config"], "best_validation_mse": best["mse"], "best_train_rows": best["train_rows"],
-            "reached_target": reached, "trials": trials}
+            "reached_target": reached, "best_model": model, "trials": trials}

@@ -7,6 +7,9 @@ root, which differs between deployments. Light: DAG files import it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from airflow.sdk import Asset, AssetAlias, AssetWatcher
 
 from salary.config import load_settings
@@ -47,3 +50,13 @@ DROPS = Asset(
         ),
     )],
 )
+
+
+def run_trigger(run_type: object, triggering_asset_events: Mapping[Any, Iterable[Any]] | None) -> dict[str, Any]:
+    """What started a DAG run, for the records it writes: the run type (``manual``,
+    ``scheduled``, ``asset_triggered``...) and each asset event that triggered it, once (the
+    accessor lists an event under each of its keys, so events are keyed by asset and time)."""
+    events = {(e.asset.name, e.timestamp.isoformat()): e.extra
+              for listed in (triggering_asset_events or {}).values() for e in listed}
+    return {"run_type": getattr(run_type, "value", str(run_type)),
+            "events": [{"asset": name, "timestamp": at, "extra": extra} for (name, at), extra in events.items()]}

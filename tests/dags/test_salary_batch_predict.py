@@ -42,9 +42,10 @@ def test_lineage_champion_in_predictions_out(dag):
     assert [a.name for a in dag.get_task("publish").outlets] == ["salary_predictions", "salary_model_health_alerts"]
 
 
-def test_predict_is_a_deferrable_ray_job(dag):
+def test_predict_is_a_deferrable_ray_job_that_waits_in_the_worker_first(dag, settings):
     predict = dag.get_task("predict")
     assert type(predict).__name__ == "RayJobOperator" and predict.deferrable is True
+    assert predict.wait_in_worker.total_seconds() == settings.predict.wait_in_worker_seconds > 0
 
 
 def test_drop_names_reach_the_ray_job_shell_quoted(dag):

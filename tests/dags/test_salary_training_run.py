@@ -67,6 +67,10 @@ def test_every_task_succeeds_and_logs_its_summary(first_run):
     assert jobs.pop("promote_model")["promoted"] in (True, False)
     for job in jobs.values():
         assert job["stage_seconds"] and job["seconds"] > 0 and job["output"]
+    for name in ("generate_dataset", "etl_benchmark", "top_earners", "age_distribution"):
+        spark = jobs[name]["spark"]  # where the tasks' time went: a profile of each Spark job
+        assert spark["task_cpu_seconds"] > 0 and spark["task_run_seconds"] > 0, (name, spark)
+        assert spark["task_run_seconds"] <= jobs[name]["seconds"] * 2 + 1, (name, spark)  # local[2]: 2 task slots
 
 
 def test_generated_dataset_and_its_manifest(first_run, stack, settings):

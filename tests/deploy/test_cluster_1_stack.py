@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from cluster_stack import PROJECT
+
+from devtools.cluster_stack import PROJECT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

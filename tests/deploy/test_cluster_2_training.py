@@ -18,8 +18,8 @@ from cluster_helpers import (
     ray_jobs,
     ray_node_ips,
 )
-from cluster_stack import REPO
 
+from devtools.cluster_stack import REPO
 from salary.version import source_hash
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]

@@ -18,7 +18,8 @@ from cluster_helpers import (
     manifest,
     reason,
 )
-from cluster_stack import OUT
+
+from devtools.cluster_stack import OUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from cluster_helpers import FAULT_ROWS, LAKE, SPARK_TASKS, TRAINING, GiB, path_segment, ray_jobs, ray_node_ips
-from cluster_stack import OUT
+
+from devtools.cluster_stack import OUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

@@ -21,7 +21,8 @@ from cluster_helpers import (
     predict_runs,
     wait_until,
 )
-from cluster_stack import OUT
+
+from devtools.cluster_stack import OUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

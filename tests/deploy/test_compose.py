@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from cluster_stack import compose_binary
+
+from devtools.cluster_stack import compose_binary
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",

@@ -24,3 +24,25 @@ def test_a_curated_version_without_sources_is_all_generated():
     df = pd.DataFrame({"id": [1, 2]})
     assert not (recency(df, {}, NOW, 7) > 0).any() and recency(df, {}, NOW, 7).tolist() == [0.0, 0.0]
     assert np.all(recency(df, {}, NOW, 7) == 0)
+
+
+def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings):
+    """One of a few names per row: categorical, not a Python string per row (GBs at 30M)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from salary.lake import MANIFEST, Lake
+    from salary.lake.fsspec_store import FsspecStore
+    from salary.train import load_curated
+
+    lake = Lake(f"file://{tmp_path}", settings.lake)
+    folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
+    folder.mkdir(parents=True)
+    n = 6
+    pq.write_table(pa.table({"id": range(n), "age": [30] * n, "is_active": [True] * n,
+                             "signup_date": [dt.date(2020, 1, 1)] * n, "salary": [1.0] * n, "name": ["x"] * n,
+                             "source": ["generated"] * 4 + ["labelled-d1"] * 2}), folder / "part-0.parquet")
+    (folder / MANIFEST).write_text('{"columns": ["id", "name", "age", "salary", "signup_date", "is_active", "source"]}')
+    df, _ = load_curated(FsspecStore(), lake, "r1")
+    assert isinstance(df["source"].dtype, pd.CategoricalDtype)
+    assert (recency(df, {}, NOW, 7) > 0).tolist() == [False] * 4 + [True] * 2

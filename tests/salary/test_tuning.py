@@ -49,3 +49,32 @@ def test_refit_rows_are_the_rows_that_reached_the_target_or_else_the_training_sp
         list(range(99, 69, -1))
     assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, False) is train
     assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, True) is fit
+
+
+@pytest.mark.slow
+def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that_model(ray_cluster, tmp_path):
+    """A real Ray Tune search (on the test's Ray head): an easy target is reached on the first
+    rung, the search ends there, and the model that reached it comes back ready to predict."""
+    import ray
+
+    from salary.tuning import SearchData, load_model, search
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, size=(60_000, 1))
+    y = 10 * X[:, 0] + rng.normal(0, 1, size=len(X))  # noise floor: 1
+    data = SearchData(X[:50_000], y[:50_000], X[50_000:], y[50_000:])
+    preset = {"model": "hist_gradient_boosting", "num_samples": 4,
+              "asha": {"min_rows": 1_000, "reduction_factor": 4, "max_rows": 50_000},
+              "space": {"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
+                        "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [100]},
+                        "l2_regularization": {"uniform": [0.0, 0.1]}}}
+    ray.init(address="127.0.0.2:6389")  # the ray_cluster fixture's head (its GCS port)
+    try:
+        result = search("easy", preset, data, str(tmp_path), target_mse=1.5)
+    finally:
+        ray.shutdown()
+    assert result["reached_target"] and result["best_train_rows"] == 1_000
+    assert all(t["train_rows"] == 1_000 for t in result["trials"])  # no trial went past the first rung
+    assert not any("model_zlib_pickle" in t for t in result["trials"])  # the model is not kept in the record
+    model = load_model(result["best_model"])
+    assert np.mean((model.predict(data.X_val) - data.y_val) ** 2) == pytest.approx(result["best_validation_mse"])

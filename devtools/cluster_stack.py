@@ -6,7 +6,7 @@ engine stopped by its PID when we started it) also when a test fails.
 Artifacts land in ``.local/cluster/`` (not committed): the generated ``.env``, each step's
 timings, peak ``docker stats``, the services' logs and the UI screenshot.
 
-Helpers only; the ``stack`` fixture is in conftest.py.
+``compose_stack()`` starts it (the cluster tests' ``stack`` fixture and ``bench/compose.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import base64
 import importlib.util
 import json
 import os
+import runpy
 import secrets
 import socket
 import subprocess
@@ -22,12 +23,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from salary.version import git_commit
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".local" / "cluster"
 PROJECT = "salary-cluster-test"
 OFFICIAL_IMAGES = ("python:3.11-slim-bookworm", "postgres:16-bookworm", "apache/hadoop:3")
@@ -134,6 +137,9 @@ class Stack:
         self.env_file, self.files, self.env = env_file, files, env
         self.ui = f"http://127.0.0.1:{env['AIRFLOW_UI_PORT']}"
         self._token: str | None = None
+        self.timer = Timer(OUT / "timings.json")  # each step's seconds
+        self.sampler = StatsSampler(self)  # docker stats per phase (started by compose_stack)
+        self.mode = "official"  # or "offline": the stand-in images
 
     # -- docker and compose -------------------------------------------------------------------
     def docker(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -266,3 +272,54 @@ def pullable(stack_docker) -> bool:
         if stack_docker("pull", image, check=False, timeout=600).returncode != 0:
             return False
     return True
+
+
+@contextmanager
+def compose_stack() -> Iterator[Stack]:
+    """The compose stack of the shipped files on a real Docker engine (ours, started by PID,
+    unless DOCKER_HOST names one that answers), torn down with ``down -v`` also on failure.
+    Official images when they can be pulled, else the stand-ins of docker-compose.offline.yaml
+    (SALARY_CLUSTER_IMAGES=official|offline forces a choice). SALARY_CLUSTER_KEEP=1 leaves the
+    stack (and the engine) running afterwards, for a look."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    engine = runpy.run_path(str(REPO / "scripts" / "docker_engine.py"))
+    t0 = time.monotonic()
+    ours = not (os.environ.get("DOCKER_HOST") and engine["answers"](os.environ["DOCKER_HOST"]))
+    os.environ["DOCKER_HOST"] = engine["start"]()
+    engine_seconds = time.monotonic() - t0
+    s = Stack(OUT / ".env", ["docker-compose.yaml"], write_env_file(OUT / ".env"))
+    timer, sampler = s.timer, s.sampler
+    timer("docker engine ready", engine_seconds)
+    s.mode = mode = os.environ.get("SALARY_CLUSTER_IMAGES") or ("official" if pullable(s.docker) else "offline")
+    if mode == "offline":
+        t0 = time.monotonic()
+        runpy.run_path(str(REPO / "scripts" / "cluster_images.py"))["build_all"]()
+        timer("stand-in images (built or reused)", time.monotonic() - t0)
+        s.files.append("docker-compose.offline.yaml")
+    try:
+        s.compose("down", "-v", "--remove-orphans", timeout=300)  # leftovers of an interrupted run
+        t0 = time.monotonic()
+        s.compose("build", timeout=3600)
+        timer("image build (salary-pipeline, cached layers reused)", time.monotonic() - t0)
+        t0 = time.monotonic()
+        sampler.start()
+        s.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=900)
+        timer("up --wait (every service healthy)", time.monotonic() - t0)
+        yield s
+    finally:
+        try:  # what a failed run needs for its diagnosis; never in the way of the teardown
+            sampler.stop()
+            logs = s.compose("logs", "--no-color", "--timestamps", check=False, timeout=300)
+            (OUT / "compose-logs.txt").write_text(logs.stdout + logs.stderr)
+        except Exception as exc:  # noqa: BLE001
+            print(f"could not save the stack's logs: {exc!r}")
+        if os.environ.get("SALARY_CLUSTER_KEEP") == "1":
+            print(f"stack kept: DOCKER_HOST={os.environ['DOCKER_HOST']}, env file {s.env_file}, UI {s.ui}")
+        else:
+            t0 = time.monotonic()
+            try:
+                s.compose("down", "-v", "--remove-orphans", check=False, timeout=600)
+                timer("down -v", time.monotonic() - t0)
+            finally:
+                if ours:
+                    engine["stop"]()

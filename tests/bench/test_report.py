@@ -1,0 +1,64 @@
+"""The benchmark's table: each stage's ratio against its baseline and the target it is held to."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.report import markdown, rows_of, stage_costs, table
+
+GB = 1024**3
+
+
+def size(gen: float, etl: float, tune: float, mse: float = 1.002) -> dict:
+    jobs = {"etl_benchmark": etl / 2, "top_earners": etl / 4, "age_distribution": etl / 4}
+    return {
+        "generation": {"ours": {"work": gen}, "baseline": {"work": 10.0}},
+        "etl": {"ours": {j: {"work": s} for j, s in jobs.items()},
+                "baseline": {"work": 10.0, "jobs": {j: 10.0 / 3 for j in jobs}}},
+        "tuning": {"ours": {"work": tune, "test_mse_over_floor": mse},
+                   "baseline": {"work": 100.0, "test_mse_over_floor": 1.001}, "speedup": 100.0 / tune},
+    }
+
+
+def result(**sizes: dict) -> dict:
+    return {
+        "cpus": 2, "sizes": sizes,
+        "startup": {"ours": 4.0, "stock": 10.0, "ratio": 0.4},
+        "prediction": {"rows": 1_000_000, "ours": {"work": 3.0}, "baseline": {"predict": 1.5}, "ratio": 2.0},
+        "latency": {"rows": 2000, "warm_median": 15.0, "bare_job_seconds": 6.0, "ratio": 2.5},
+        "memory": {"stack_peak_bytes": 9 * GB, "stack_peak_phase": "tuning 30,000,000"},
+    }
+
+
+def met(rows, stage: str, n: int | None = None):
+    (row,) = [r for r in rows if r.stage.strip().startswith(stage) and (n is None or r.rows == n)]
+    return row.met
+
+
+def test_each_target_is_judged_at_the_size_it_names():
+    rows = rows_of(result(**{"3000000": size(gen=30, etl=39, tune=30), "10000000": size(gen=25, etl=99, tune=50),
+                             "30000000": size(gen=19, etl=21, tune=19)}))
+    assert met(rows, "start-up") is True
+    assert met(rows, "generation", 30_000_000) is True and met(rows, "generation", 3_000_000) is None
+    assert met(rows, "ETL, three jobs", 3_000_000) is True  # 3.9 <= 4
+    assert met(rows, "ETL, three jobs", 30_000_000) is False  # 2.1 > 2
+    assert met(rows, "ETL, three jobs", 10_000_000) is None  # no target in between
+    assert met(rows, "tuning", 30_000_000) is True  # 100 / 19 = 5.3
+    assert met(rows, "prediction") is False and met(rows, "drop arrival") is True
+    assert met(rows, "peak summed RSS") is False
+
+
+@pytest.mark.parametrize(("tune", "mse", "expected"), [(21, 1.002, False), (19, 1.006, False), (19, 1.005, True)])
+def test_tuning_must_be_both_fast_enough_and_accurate_enough(tune, mse, expected):
+    rows = rows_of(result(**{"30000000": size(gen=10, etl=10, tune=tune, mse=mse)}))
+    assert met(rows, "tuning", 30_000_000) is expected
+
+
+def test_the_table_and_the_charts_data_carry_every_stage():
+    res = result(**{"3000000": size(10, 10, 10), "30000000": size(20, 20, 20)})
+    rows = rows_of(res)
+    text, md = table(rows), markdown(rows)
+    assert "NO" in text and "**no**" in md and len(md.splitlines()) == len(rows) + 2
+    costs = stage_costs(res)
+    assert costs["tuning"] == {3_000_000: (10, 100.0), 30_000_000: (20, 100.0)}
+    assert set(costs) == {"generation", "ETL (3 jobs)", "tuning"}
