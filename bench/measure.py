@@ -2,8 +2,11 @@
 
 ``MemorySampler`` sums, every 0.1 s, the RSS of every process this benchmark started (the
 embedded stack: Ray head and workers, Airflow's components and their task processes, Spark
-drivers), except the baselines' processes, and keeps the peak per phase. ``run_measured``
-runs one command and reports the peak of its own process tree as well.
+drivers), except the baselines' processes, and keeps the peak per phase. It sums their PSS
+too: RSS counts a shared page once in every process that maps it (Ray's object store in the
+raylet and in each worker reading from it, the pages LocalExecutor's forked workers share
+with the scheduler), PSS splits it among them, so the PSS sum is the memory the stack takes.
+``run_measured`` runs one command and reports the peak RSS of its own process tree as well.
 """
 
 from __future__ import annotations
@@ -37,38 +40,63 @@ def tree_rss(root: psutil.Process) -> int:
 class MemorySampler:
     """Peak summed RSS of this process's descendants, minus the excluded trees, per phase."""
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, interval: float = 0.1, pss_every: int = 10) -> None:
         self.interval = interval
-        self.peaks: dict[str, int] = {}
+        self.pss_every = pss_every  # PSS walks every page table: every 10th sample (1 s), not to load the cores
+        self.peaks: dict[str, int] = {}  # summed RSS
+        self.pss_peaks: dict[str, int] = {}  # summed PSS
         self.phase_name = "idle"
         self.excluded: set[int] = set()
         self._me = psutil.Process()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def stack_rss(self) -> int:
-        """Summed RSS of the stack now: every descendant not in an excluded tree."""
-        skip: set[int] = set()
-        for pid in list(self.excluded):
+    def stack_memory(self, pss: bool = True) -> tuple[int, int | None]:
+        """Summed (RSS, PSS) of the stack now: every descendant outside the excluded trees (a
+        process is outside when no process on its way up to this one is excluded). PSS is
+        None when not asked for."""
+        procs = self._me.children(recursive=True)
+        parent: dict[int, int] = {}
+        for proc in procs:
             try:
-                root = psutil.Process(pid)
-                skip |= {pid, *(p.pid for p in root.children(recursive=True))}
+                parent[proc.pid] = proc.ppid()
             except psutil.Error:
                 pass
-        total = 0
-        for proc in self._me.children(recursive=True):
-            if proc.pid in skip:
+        excluded = set(self.excluded)
+
+        def in_excluded_tree(pid: int) -> bool:
+            while pid in parent:
+                if pid in excluded:
+                    return True
+                pid = parent[pid]
+            return pid in excluded
+
+        rss_sum, pss_sum = 0, 0
+        for proc in procs:
+            if in_excluded_tree(proc.pid):
                 continue
             try:
-                total += proc.memory_info().rss
+                if pss:
+                    info = proc.memory_full_info()
+                    rss_sum, pss_sum = rss_sum + info.rss, pss_sum + info.pss
+                else:
+                    rss_sum += proc.memory_info().rss
             except psutil.Error:
-                pass
-        return total
+                continue
+        return rss_sum, pss_sum if pss else None
+
+    def stack_rss(self) -> int:
+        return self.stack_memory(pss=False)[0]
 
     def _run(self) -> None:
+        n = 0
         while not self._done.is_set():
-            rss = self.stack_rss()
-            self.peaks[self.phase_name] = max(self.peaks.get(self.phase_name, 0), rss)
+            rss, pss = self.stack_memory(pss=n % self.pss_every == 0)
+            phase = self.phase_name
+            self.peaks[phase] = max(self.peaks.get(phase, 0), rss)
+            if pss is not None:
+                self.pss_peaks[phase] = max(self.pss_peaks.get(phase, 0), pss)
+            n += 1
             self._done.wait(self.interval)
 
     def __enter__(self) -> MemorySampler:
@@ -90,6 +118,10 @@ class MemorySampler:
     @property
     def peak(self) -> int:
         return max(self.peaks.values(), default=0)
+
+    @property
+    def pss_peak(self) -> int:
+        return max(self.pss_peaks.values(), default=0)
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None, sampler: MemorySampler | None = None,

@@ -70,6 +70,10 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
         peak = mem["stack_peak_bytes"] / GB
         out.append(Row("peak summed RSS of the stack (GB)", None, peak, None, None, "<= 8 GB", peak <= 8,
                        f"during {mem['stack_peak_phase']}"))
+        if "stack_pss_peak_bytes" in mem:
+            pss = mem["stack_pss_peak_bytes"] / GB
+            out.append(Row("  the same in PSS: shared pages once (GB)", None, pss, None, None, "", None,
+                           f"during {mem['stack_pss_peak_phase']}"))
     return out
 
 

@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     with MemorySampler() as sampler, embedded_stack(work, f"file://{work}/airflow-lake") as stack:
         with sampler.phase("start-up"):
             result["startup"] = s = startup(settings, work, sampler)
-        print(f"start-up: stock spark-submit {s['stock']:.1f} s, ours {s['ours']:.1f} s ({s['ratio']:.2f} x)",
-              flush=True)
+        print(f"start-up: stock spark-submit {s['stock']:.1f} s, ours {s['ours']:.1f} s ({s['ratio']:.2f} x); " +
+              "; ".join(f"{who}: " + ", ".join(f"{k} {v:.1f} s" for k, v in p.items() if k != "wall")
+                        for who, p in s["profile"].items()), flush=True)
         for rows in sizes:
             tmp = work / f"rows-{rows}"
             tmp.mkdir()
@@ -98,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drop -> published through Airflow: {[round(s, 1) for s in lat['airflow_seconds']]} s; "
               f"bare Ray job + publish {lat['bare_job_seconds']:.1f} s", flush=True)
     phase = max(sampler.peaks, key=lambda k: sampler.peaks[k])
-    result["memory"] = {"stack_peak_bytes": sampler.peak, "stack_peak_phase": phase, "peaks_bytes": sampler.peaks}
+    pss_phase = max(sampler.pss_peaks, key=lambda k: sampler.pss_peaks[k])
+    result["memory"] = {"stack_peak_bytes": sampler.peak, "stack_peak_phase": phase, "peaks_bytes": sampler.peaks,
+                        "stack_pss_peak_bytes": sampler.pss_peak, "stack_pss_peak_phase": pss_phase,
+                        "pss_peaks_bytes": sampler.pss_peaks}
     rows = rows_of(result)
     print("\n" + table(rows))
     (args.results / "bench.json").write_text(json.dumps(result, indent=2, default=str) + "\n")

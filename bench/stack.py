@@ -9,6 +9,7 @@ import json
 import os
 import runpy
 import shutil
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,16 +34,19 @@ class Stack:
 def embedded_stack(work_dir: Path, lake_root: str) -> Iterator[Stack]:
     """Ray head + Airflow on ``lake_root``; salary_batch_predict unpaused (salary_training stays
     paused: the benchmark runs its jobs itself, one stage at a time)."""
+    with socket.socket() as probe:  # a node left by another run would pass for ours
+        if probe.connect_ex(("127.0.0.1", RAY_DASHBOARD_PORT)) == 0:
+            raise RuntimeError(f"port {RAY_DASHBOARD_PORT} is taken (a Ray node of another benchmark?)")
     ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
     ray_dir = work_dir / "ray"
     shutil.rmtree(ray_dir, ignore_errors=True)
-    ray_local["start"](ray_dir, port=RAY_PORT, dashboard_port=RAY_DASHBOARD_PORT, num_cpus=os.cpu_count() or 2,
-                      memory_gib=8, object_store_gib=2, extra=RAY_PORTS)
     address = f"http://127.0.0.1:{RAY_DASHBOARD_PORT}"
     home = work_dir / "airflow"
     shutil.rmtree(home, ignore_errors=True)
     connection = json.dumps({"conn_type": "ray", "host": "127.0.0.1", "port": RAY_DASHBOARD_PORT})
-    try:
+    try:  # from the start on: an interrupted start-up stops the node too (its PID is recorded first)
+        ray_local["start"](ray_dir, port=RAY_PORT, dashboard_port=RAY_DASHBOARD_PORT, num_cpus=os.cpu_count() or 2,
+                          memory_gib=8, object_store_gib=2, extra=RAY_PORTS)
         with airflow_services(home, REPO / "dags", AIRFLOW_VAR_LAKE_ROOT=lake_root, SALARY_LAKE_ROOT=lake_root,
                               AIRFLOW_CONN_RAY_DEFAULT=connection) as services:
             services.wait_for_dag("salary_batch_predict")
