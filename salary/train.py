@@ -142,12 +142,17 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
                  float(weights[labelled].min()), float(weights[labelled].max()), m.labelled_share,
                  m.labelled_half_life_days)
 
-    target = preset.get("asha", {}).get("target_mse_over_floor")
+    asha = preset.get("asha", {})
+    mse_target = asha.get("target_mse_over_floor")
+    if mse_target and len(val_rows) < int(asha.get("target_min_validation_rows", 0)):
+        # Too few validation rows to tell 0.4% from noise: a lucky trial would end the search.
+        log.info("no MSE target: %d validation rows < %s", len(val_rows), asha["target_min_validation_rows"])
+        mse_target = None
     with stages.stage("search"), tempfile.TemporaryDirectory(prefix="tune-") as storage:
-        result = search(preset_name, preset, data, storage, target_mse=target and target * floor)
+        result = search(preset_name, preset, data, storage, target_mse=mse_target and mse_target * floor)
 
     refit_rows = refit_rows_for(result, fit_rows, np.flatnonzero(parts.train), "train_rows" in preset)
-    log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {target} x floor"
+    log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {mse_target} x floor"
              if result["reached_target"] else "the whole training split" if len(refit_rows) > len(fit_rows)
              else "the search's rows")
     with stages.stage("refit"):
@@ -172,7 +177,7 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         "preset": preset_name,
         "test": test,
         "best_validation_mse": result["best_validation_mse"],
-        "search": {"target_mse_over_floor": target, "reached_target": result["reached_target"],
+        "search": {"target_mse_over_floor": mse_target, "reached_target": result["reached_target"],
                    "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows),
                    "reused_trial_model": result.get("best_model") is not None},
         "champion_on_test_split": champion_on_split,

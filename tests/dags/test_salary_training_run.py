@@ -196,12 +196,14 @@ def test_model_is_tuned_on_ray_published_and_promoted(first_run, stack, settings
     log, run_id, _ = first_run
     _, _, lake = stack
     summary = summaries(log)["tune_model"]
-    assert summary["cluster_cpus"] == 2 and summary["trials"] == 8
+    assert summary["cluster_cpus"] == 2 and summary["trials"] == 8  # every trial ran: no target on few rows
     test = summary["test"]
     assert test["mse"] < test["mean_baseline_mse"] / 3  # learned something (the report's model did not)
     assert test["mse_over_floor"] < 1.1
     folder = Path(local(lake.model_version(run_id)))
     manifest = json.loads((folder / "manifest.json").read_text())
+    search = json.loads((folder / "metrics.json").read_text())["search"]
+    assert search["target_mse_over_floor"] is None and search["reused_trial_model"] is False  # ~1,000 validation rows
     assert set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
     assert manifest["features"] == ["age", "is_active", "tenure_years"] and manifest["preset"] == "default"
     # The commit and sources the job ran from (its copy of the code has no .git), in the manifest
