@@ -1,9 +1,10 @@
 """Tuning, refit and evaluation of the salary model on a run's curated data (in a Ray job).
 
 Splits by a stable hash of id (test ids never change), searches the preset's space with Ray
-Tune on the cluster the job runs on, refits the best configuration (on the rows where the search
-reached its MSE target, else on the whole training split), scores it (and the current
-champion) on the test split, and publishes the model version. Promotion is a separate task (``registry.promote``).
+Tune on the cluster the job runs on, takes the model of the trial that reached the MSE target
+(else refits the best configuration on the whole training split), scores it (and the current
+champion) on the test split, and publishes the model version. Promotion is a separate task
+(``registry.promote``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def load_curated(store: FsspecStore, lake: Lake, run_id: str) -> tuple[pd.DataFr
     fs, path = store.filesystem(uri)
     # Versions curated before labelled drops existed have no source column: all generated.
     columns = [*MODEL_COLUMNS, SOURCE] if SOURCE in manifest.get("columns", []) else list(MODEL_COLUMNS)
-    # source is one of a few names per row: dictionary-encoded it stays a small categorical
-    # (as Python strings, 30M rows took ~2 GB of the job's memory).
+    # source is one of a few names per row: dictionary-encoded it stays a small categorical,
+    # not one Python string per row.
     table = pq.read_table(path, columns=columns, filesystem=fs, read_dictionary=[SOURCE] if SOURCE in columns else None)
     return table.to_pandas(), manifest
 
