@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -105,19 +108,23 @@ def clean(df: DataFrame, age_min: int, age_max: int) -> DataFrame:
     return ranked.select(*RAW_COLUMNS, SOURCE, reason.alias(REASON), status.alias(STATUS))
 
 
-def clean_metrics() -> list[Column]:
-    """Aggregates over ``clean()``'s output that reconcile the row counts of one ETL run."""
-
-    def rows_with(status: str) -> Column:
-        return F.sum(F.when(F.col(STATUS) == status, 1).otherwise(0))
-
-    return [
-        rows_with(CURATED).alias("rows_out"),
-        rows_with(REJECTED).alias("rows_rejected"),
-        rows_with(DUPLICATE).alias("duplicates_dropped"),
-    ]
+def written_counts(written: DataFrame) -> DataFrame:
+    """Rows per (status, reject_reason, labelled) of ``clean()``'s output as written (partitioned
+    by status and reason, so only ``source`` is read): what ``tally`` reconciles."""
+    labelled = F.col(SOURCE).startswith(LABELLED_PREFIX).alias("labelled")
+    return written.groupBy(STATUS, REASON, labelled).count()
 
 
-def routed(cleaned: DataFrame) -> DataFrame:
-    """The rows to write, partitioned by (status, reject_reason): duplicates are dropped."""
-    return cleaned.filter(F.col(STATUS) != DUPLICATE)
+def tally(counts: Iterable[tuple[str, str | None, bool, int]]) -> dict[str, Any]:
+    """Curated, rejected (and why) and duplicate rows, and the curated rows from labelled drops,
+    from (status, reject_reason, labelled, rows) groups."""
+    out: dict[str, Any] = {"rows_out": 0, "rows_rejected": 0, "duplicates_dropped": 0, "labelled_rows_out": 0,
+                           "rejected_by_reason": {}}
+    key = {CURATED: "rows_out", REJECTED: "rows_rejected", DUPLICATE: "duplicates_dropped"}
+    for status, reason, labelled, rows in counts:
+        out[key[status]] += rows
+        if status == CURATED and labelled:
+            out["labelled_rows_out"] += rows
+        if status == REJECTED:
+            out["rejected_by_reason"][reason] = out["rejected_by_reason"].get(reason, 0) + rows
+    return out

@@ -49,6 +49,16 @@ class SearchData:
         return {} if self.w_fit is None else {"model__sample_weight": self.w_fit[:n]}
 
 
+def search_rows(preset: dict[str, Any]) -> int | None:
+    """The most fit rows any trial of an ASHA preset fits on (its largest rung); None for a
+    preset whose trials use all the rows they are given. Only that prefix of the fit rows needs
+    to travel to the object store."""
+    if "asha" not in preset:
+        return None
+    asha = preset["asha"]
+    return asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))[-1]
+
+
 def param_space(preset: dict[str, Any]) -> dict[str, Any]:
     """The preset's search space as Ray Tune domains."""
     from ray import tune
@@ -169,6 +179,9 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         # searches the same ones).
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=int(preset["num_samples"]),
                                       scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=0))
+    # The arrays are in the object store now: this process's copy can go (the caller builds
+    # ``data`` in the call, so this was its last reference).
+    del data
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space=param_space(preset),

@@ -8,17 +8,19 @@ from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
 from salary.etl import (
+    CURATED,
     CURATED_SCHEMA,
+    DUPLICATE,
     REASON,
     REJECTED,
     STATUS,
     SchemaMismatchError,
     check_schema,
     clean,
-    clean_metrics,
     normalise,
-    routed,
     snake_case,
+    tally,
+    written_counts,
 )
 from salary.schema import SOURCE
 
@@ -114,9 +116,12 @@ def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
     conflict_rejected = next(tuple(r)[:6] for r in by_status[REJECTED] if r[REASON] == "conflicting_id")
     assert {conflict_rejected, curated[2]} == set(conflict)
     assert len(by_status["duplicate"]) == 2
-    m = spark.createDataFrame(cleaned).agg(*clean_metrics()).first().asDict()
-    assert m == {"rows_out": 3, "rows_rejected": 7, "duplicates_dropped": 2}
-    assert sum(m.values()) == len(rows)
+    groups = written_counts(spark.createDataFrame(cleaned)).collect()
+    m = tally((r[STATUS], r[REASON], r["labelled"], r["count"]) for r in groups)
+    assert m == {"rows_out": 3, "rows_rejected": 7, "duplicates_dropped": 2, "labelled_rows_out": 0,
+                 "rejected_by_reason": {"null_id": 1, "conflicting_id": 1, "null_name": 2, "null_age": 1,
+                                        "age_out_of_range": 1, "blank_name": 1}}
+    assert m["rows_out"] + m["rows_rejected"] + m["duplicates_dropped"] == len(rows)
 
 
 def test_clean_is_deterministic_whatever_the_input_order(spark):
@@ -127,10 +132,11 @@ def test_clean_is_deterministic_whatever_the_input_order(spark):
     assert len(kept) == 1
 
 
-def test_routed_drops_duplicates_only(spark):
-    day = dt.date(2020, 1, 1)
-    bad = (4, None, 20, 40.0, day, True)
-    rows = [(1, "Ann", 30, 10.0, day, True), (1, "Ann", 30, 10.0, day, True), bad, bad, bad]
-    out = routed(clean(_rows(spark, rows), 18, 80))
-    counts = {(r[STATUS], r[REASON]): r["count"] for r in out.groupBy(STATUS, REASON).count().collect()}
-    assert counts == {("curated", None): 1, (REJECTED, "null_name"): 3}
+def test_tally_counts_each_status_reason_and_the_curated_labelled_rows():
+    groups = [(CURATED, None, False, 5), (CURATED, None, True, 2), (DUPLICATE, None, False, 3),
+              (DUPLICATE, None, True, 1), (REJECTED, "null_age", True, 4), (REJECTED, "null_age", False, 1),
+              (REJECTED, "blank_name", False, 6)]
+    assert tally(groups) == {"rows_out": 7, "rows_rejected": 11, "duplicates_dropped": 4, "labelled_rows_out": 2,
+                             "rejected_by_reason": {"null_age": 5, "blank_name": 6}}
+    assert tally([]) == {"rows_out": 0, "rows_rejected": 0, "duplicates_dropped": 0, "labelled_rows_out": 0,
+                         "rejected_by_reason": {}}

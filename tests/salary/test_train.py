@@ -46,3 +46,43 @@ def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings
     df, _ = load_curated(FsspecStore(), lake, "r1")
     assert isinstance(df["source"].dtype, pd.CategoricalDtype)
     assert (recency(df, {}, NOW, 7) > 0).tolist() == [False] * 4 + [True] * 2
+
+
+def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, monkeypatch):
+    """The largest ASHA rung bounds what any trial fits on: the fit rows beyond it stay out of the
+    object store (at 30M rows, 21M rows of three float64 features and the target)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from salary import train
+    from salary.lake import MANIFEST, Lake
+    from salary.lake.fsspec_store import FsspecStore
+    from salary.runtime import Stages
+
+    lake = Lake(f"file://{tmp_path}", settings.lake)
+    folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
+    folder.mkdir(parents=True)
+    n = 4_000
+    pq.write_table(pa.table({"id": range(n), "age": [30 + i % 40 for i in range(n)],
+                             "is_active": [i % 2 == 0 for i in range(n)], "signup_date": [dt.date(2020, 1, 1)] * n,
+                             "salary": [float(i) for i in range(n)]}),
+                   folder / "part-0.parquet")
+    (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active"]}')
+    preset = {"model": "hist_gradient_boosting", "features": ["age", "is_active", "tenure_years"], "num_samples": 2,
+              "asha": {"min_rows": 100, "reduction_factor": 2, "max_rows": 500}, "space": {}}
+    monkeypatch.setattr(type(settings), "search_presets", lambda self: {"small": preset})
+    given = {}
+
+    class Searched(Exception):
+        pass
+
+    def fake_search(name, preset, data, storage, target_mse=None):
+        given["data"] = data
+        raise Searched
+
+    monkeypatch.setattr(train, "search", fake_search)
+    with pytest.raises(Searched):
+        train.tune_and_publish(FsspecStore(), lake, settings, "r1", "small", Stages())
+    data = given["data"]
+    assert len(data.y_fit) == len(data.X_fit) == 400  # rungs 100, 200, 400 (800 > 500)
+    assert len(set(data.y_fit.tolist())) == 400 and len(data.y_val) > 0

@@ -78,3 +78,13 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
     assert not any("model_zlib_pickle" in t for t in result["trials"])  # the model is not kept in the record
     model = load_model(result["best_model"])
     assert np.mean((model.predict(data.X_val) - data.y_val) ** 2) == pytest.approx(result["best_validation_mse"])
+
+
+def test_an_asha_search_needs_the_fit_rows_up_to_its_largest_rung_and_a_grid_all(settings):
+    from salary.tuning import search_rows
+
+    presets = settings.search_presets()
+    asha = presets["default"]["asha"]
+    largest = search_rows(presets["default"])
+    assert largest is not None and largest <= asha["max_rows"] < largest * asha["reduction_factor"]
+    assert search_rows(presets["paper"]) is None
