@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.spark_stages import SPARK_JOBS
 
-GB = 1024**3
+GB = 10**9  # the issue's 8 GB: decimal gigabytes (7.42 GiB = 7.96 GB)
 # Issue 13's targets, by rows (no target at sizes in between): ETL work over DuckDB's,
 # generation work over numpy's, tuning speed-up over GridSearchCV.
 ETL_TARGETS = {30_000_000: 2.0, 3_000_000: 4.0}
