@@ -117,7 +117,7 @@ def written_counts(written: DataFrame) -> DataFrame:
 
 def tally(counts: Iterable[tuple[str, str | None, bool, int]]) -> dict[str, Any]:
     """Curated, rejected (and why) and duplicate rows, and the curated rows from labelled drops,
-    from (status, reject_reason, labelled, rows) groups."""
+    from (status, reject_reason, labelled, rows) groups: ``written_counts``' rows as collected."""
     out: dict[str, Any] = {"rows_out": 0, "rows_rejected": 0, "duplicates_dropped": 0, "labelled_rows_out": 0,
                            "rejected_by_reason": {}}
     key = {CURATED: "rows_out", REJECTED: "rows_rejected", DUPLICATE: "duplicates_dropped"}

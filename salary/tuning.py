@@ -53,10 +53,12 @@ def search_rows(preset: dict[str, Any]) -> int | None:
     """The most fit rows any trial of an ASHA preset fits on (its largest rung); None for a
     preset whose trials use all the rows they are given. Only that prefix of the fit rows needs
     to travel to the object store."""
-    if "asha" not in preset:
-        return None
-    asha = preset["asha"]
-    return asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))[-1]
+    return preset_rungs(preset["asha"])[-1] if "asha" in preset else None
+
+
+def preset_rungs(asha: dict[str, Any]) -> list[int]:
+    """The training-row budgets of a preset's ASHA rungs."""
+    return asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))
 
 
 def param_space(preset: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         target_mse = None
     else:
         asha = preset["asha"]
-        rungs = asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))
+        rungs = preset_rungs(asha)
         trainable = tune.with_parameters(asha_trial, model=model, rungs=rungs, data=data, target_mse=target_mse)
         scheduler = ASHAScheduler(time_attr="train_rows", max_t=rungs[-1], grace_period=rungs[0],
                                   reduction_factor=int(asha["reduction_factor"]))

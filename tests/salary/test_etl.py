@@ -116,8 +116,7 @@ def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
     conflict_rejected = next(tuple(r)[:6] for r in by_status[REJECTED] if r[REASON] == "conflicting_id")
     assert {conflict_rejected, curated[2]} == set(conflict)
     assert len(by_status["duplicate"]) == 2
-    groups = written_counts(spark.createDataFrame(cleaned)).collect()
-    m = tally((r[STATUS], r[REASON], r["labelled"], r["count"]) for r in groups)
+    m = tally(written_counts(spark.createDataFrame(cleaned)).collect())
     assert m == {"rows_out": 3, "rows_rejected": 7, "duplicates_dropped": 2, "labelled_rows_out": 0,
                  "rejected_by_reason": {"null_id": 1, "conflicting_id": 1, "null_name": 2, "null_age": 1,
                                         "age_out_of_range": 1, "blank_name": 1}}
