@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import weakref
 from typing import Any
 
 import fsspec
@@ -34,6 +35,23 @@ def _is_local(fs: AbstractFileSystem) -> bool:
     return "file" in fs.protocol if isinstance(fs.protocol, tuple) else fs.protocol == "file"
 
 
+# A forked child must never drop an hdfs-native client it inherited: the client's Tokio runtime
+# waits, when dropped, for worker threads that a forked child does not have (tokio-rs/tokio#4301),
+# forever. fsspec empties its file-system cache in every forked child (os.register_at_fork), which
+# dropped the last reference: pyspark's gateway launch forks that way (Popen with preexec_fn runs
+# the at-fork hooks) and its child hung before exec. So the parent hands its remote file systems
+# to the child, which holds them until it execs or exits; the parent lets go after the fork.
+_REMOTE: weakref.WeakSet[AbstractFileSystem] = weakref.WeakSet()
+_HELD_ACROSS_FORK: list[AbstractFileSystem] = []
+
+
+def _hold_before_fork() -> None:
+    _HELD_ACROSS_FORK[:] = list(_REMOTE)
+
+
+os.register_at_fork(before=_hold_before_fork, after_in_parent=_HELD_ACROSS_FORK.clear)
+
+
 class FsspecStore(Store):
     """A ``Store`` over fsspec; one instance serves any URI (file systems are cached by fsspec)."""
 
@@ -42,6 +60,8 @@ class FsspecStore(Store):
         """The fsspec file system serving ``uri`` and the path within it (also for readers such
         as ``pyarrow.parquet.read_table(path, filesystem=fs)``)."""
         fs, path = fsspec.core.url_to_fs(uri)
+        if not _is_local(fs):
+            _REMOTE.add(fs)
         return fs, path
 
     def exists(self, uri: str) -> bool:

@@ -3,6 +3,11 @@ drivers) follow the same rules, on a file lake and on a real HDFS."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from salary.lake import Store, join
@@ -86,3 +91,27 @@ def test_listing_helpers_skip_hidden_names(store, root):
     entries = store.entries(root)
     assert entries["f.parquet"] is None and "_SUCCESS" in (entries["d"] or [])
     assert store.size(join(root, "f.parquet")) == 1 and store.mtime(join(root, "f.parquet")) > 1.7e9
+
+
+FORKS_AFTER_HDFS = """import subprocess, sys
+from salary.lake import join
+from salary.lake.fsspec_store import FsspecStore
+FsspecStore().write_json(join(sys.argv[1], "forking", "doc.json"), {"v": 1})
+subprocess.run(["true"], preexec_fn=lambda: None, check=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_process_that_used_hdfs_can_still_fork_a_child(hdfs):
+    """A child forked with the at-fork hooks run (Popen with preexec_fn, as pyspark launches its
+    gateway) starts and execs: it hung dropping the hdfs-native client that fsspec's cache held.
+    In a process of its own (a session), killed whole if it hangs."""
+    proc = subprocess.Popen([sys.executable, "-c", FORKS_AFTER_HDFS, hdfs], start_new_session=True,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("the forked child hung")
+    assert proc.returncode == 0, err
