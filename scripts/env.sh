@@ -40,9 +40,16 @@ export AIRFLOW_CONN_WEBHDFS_DEFAULT=${AIRFLOW_CONN_WEBHDFS_DEFAULT:-'{"conn_type
 export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$VENV/bin/python"
 export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
+# spark-submit runs from the venv's pyspark without its source-only zips (scripts/spark_home.py,
+# built by setup): drivers and Python workers import the installed, compiled pyspark.
+export SPARK_HOME=${SPARK_HOME:-$VENV/spark-home}
 # The driver JVM's class-data-sharing archive (scripts/spark_cds.py), valid for one JVM and one
-# set of jars: named after both.
-export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(sha256sum "$REPO/requirements/lock.txt" | cut -c1-12).jsa}
+# set of jars (the lock's pyspark, less what spark_home.py leaves out): named after both.
+export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(cat "$REPO/requirements/lock.txt" "$REPO/scripts/spark_home.py" | sha256sum | cut -c1-12).jsa}
+# spark-submit's launcher only builds the driver's command line: C1 only, serial GC and an
+# archive of its own (spark_cds.py; a missing one is ignored) for a short JVM.
+export SALARY_SPARK_LAUNCHER_CDS=${SALARY_SPARK_LAUNCHER_CDS:-${SALARY_SPARK_CDS%.jsa}-launcher.jsa}
+export SPARK_LAUNCHER_OPTS=${SPARK_LAUNCHER_OPTS:-"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=$SALARY_SPARK_LAUNCHER_CDS -Xshare:auto"}
 
 # Ray: the embedded head lives in .local/ray (scripts/ray_local.py), on loopback addresses with
 # token authentication (Ray binds some ports on every interface): nodes and clients (Airflow

@@ -78,8 +78,11 @@ fi
 # Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.
 "$VENV/bin/python" "$REPO/scripts/hdfs_local.py" fetch >/dev/null
 
-# The Spark driver's class-data-sharing archive (about 40 s once; cuts every job's start-up).
-"$VENV/bin/python" "$REPO/scripts/spark_cds.py" "$SALARY_SPARK_CDS" >/dev/null
+# The Spark home spark-submit runs from: the venv's pyspark without its uncompiled zips.
+"$VENV/bin/python" "$REPO/scripts/spark_home.py" "$SPARK_HOME" >/dev/null
+# The class-data-sharing archives of the Spark driver and of spark-submit's launcher (about 40 s
+# once; they cut every job's start-up).
+"$VENV/bin/python" "$REPO/scripts/spark_cds.py" "$SALARY_SPARK_CDS" "$SALARY_SPARK_LAUNCHER_CDS" >/dev/null
 
 # The shared package, shipped to Spark with --py-files.
 "$VENV/bin/python" "$REPO/scripts/build_pyfiles.py" >/dev/null
