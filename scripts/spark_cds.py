@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 WORKLOAD = """
@@ -37,25 +38,33 @@ spark.stop()
 """
 
 
-def build(archive: Path) -> bool:
+def dump(archive: Path, workload: str, options: Callable[[Path], tuple[list[str], dict[str, str]]]) -> bool:
+    """Run ``workload`` through spark-submit with ``options(partial)`` (its arguments before the
+    script, its environment over ours), which make a JVM dump the archive ``partial``; publish
+    that as ``archive``. Nothing to do when ``archive`` exists."""
     if archive.exists():
         return False
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="spark-cds-") as tmp:
         script = Path(tmp, "workload.py")
-        script.write_text(WORKLOAD)
+        script.write_text(workload)
         partial = archive.with_suffix(f".{os.getpid()}.tmp")
-        proc = subprocess.run(
-            ["spark-submit", "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-             "--conf", f"spark.driver.extraJavaOptions=-XX:ArchiveClassesAtExit={partial}",
-             str(script), str(Path(tmp, "data"))],
-            capture_output=True, text=True, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+        args, env = options(partial)
+        proc = subprocess.run(["spark-submit", *args, str(script), str(Path(tmp, "data"))], capture_output=True,
+                              text=True, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", **env})
         if proc.returncode != 0 or not partial.exists():
             partial.unlink(missing_ok=True)
-            print(proc.stderr[-3000:], file=sys.stderr)
+            print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"could not build the CDS archive {archive}")
         partial.rename(archive)
     return True
+
+
+def build(archive: Path) -> bool:
+    """The driver's archive: the driver JVM dumps it after ``WORKLOAD``."""
+    return dump(archive, WORKLOAD, lambda partial: (
+        ["--master", "local[2]", "--conf", "spark.ui.enabled=false",
+         "--conf", f"spark.driver.extraJavaOptions=-XX:ArchiveClassesAtExit={partial}"], {}))
 
 
 def launcher_options(archive: Path, configured: str) -> str:
@@ -66,23 +75,11 @@ def launcher_options(archive: Path, configured: str) -> str:
 
 
 def build_launcher(archive: Path) -> bool:
-    if archive.exists():
-        return False
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="spark-cds-") as tmp:
-        script = Path(tmp, "empty.py")
-        script.write_text("")
-        partial = archive.with_suffix(f".{os.getpid()}.tmp")
-        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1",
-               "SPARK_LAUNCHER_OPTS": launcher_options(partial, os.environ.get("SPARK_LAUNCHER_OPTS", ""))}
-        proc = subprocess.run(["spark-submit", "--master", "local[1]", "--conf", "spark.ui.enabled=false",
-                               str(script)], capture_output=True, text=True, env=env)
-        if proc.returncode != 0 or not partial.exists():
-            partial.unlink(missing_ok=True)
-            print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"could not build the launcher's CDS archive {archive}")
-        partial.rename(archive)
-    return True
+    """The launcher's archive: the launcher JVM of a submission of an empty script dumps it."""
+    configured = os.environ.get("SPARK_LAUNCHER_OPTS", "")
+    return dump(archive, "", lambda partial: (
+        ["--master", "local[1]", "--conf", "spark.ui.enabled=false"],
+        {"SPARK_LAUNCHER_OPTS": launcher_options(partial, configured)}))
 
 
 def main(argv: list[str] | None = None) -> int:
