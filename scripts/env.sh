@@ -40,8 +40,9 @@ export AIRFLOW_CONN_WEBHDFS_DEFAULT=${AIRFLOW_CONN_WEBHDFS_DEFAULT:-'{"conn_type
 export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$VENV/bin/python"
 export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
-# spark-submit runs from the venv's pyspark without its source-only zips (scripts/spark_home.py,
-# built by setup): drivers and Python workers import the installed, compiled pyspark.
+# spark-submit runs from the venv's pyspark without its source-only zips and without Spark ML
+# (scripts/spark_home.py, built by setup): drivers and Python workers import the installed,
+# compiled pyspark, and no session pays for spark-mllib's session extension.
 export SPARK_HOME=${SPARK_HOME:-$VENV/spark-home}
 # The driver JVM's class-data-sharing archive (scripts/spark_cds.py), valid for one JVM and one
 # set of jars (the lock's pyspark, less what spark_home.py leaves out): named after both.
