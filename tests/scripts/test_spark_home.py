@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-
-import spark_home  # noqa: E402
+build = runpy.run_path(str(REPO / "scripts" / "spark_home.py"))["build"]
 
 
 def fake_pyspark(root: Path, jars: tuple[str, ...] = ("spark-core_2.13-4.2.0.jar", "spark-mllib_2.13-4.2.0.jar",
@@ -31,7 +29,7 @@ def fake_pyspark(root: Path, jars: tuple[str, ...] = ("spark-core_2.13-4.2.0.jar
 
 def test_the_home_links_pyspark_but_its_python_zips_and_spark_ml(tmp_path):
     src, home = fake_pyspark(tmp_path), tmp_path / "home"
-    assert spark_home.build(home, src) is True
+    assert build(home, src) is True
     assert sorted(p.name for p in home.iterdir()) == ["__init__.py", "bin", "jars"]
     assert (home / "bin").readlink() == src / "bin"
     assert not (home / "jars").is_symlink()
@@ -42,11 +40,11 @@ def test_the_home_links_pyspark_but_its_python_zips_and_spark_ml(tmp_path):
 
 def test_a_second_build_changes_nothing_and_an_upgrade_is_followed(tmp_path):
     src, home = fake_pyspark(tmp_path), tmp_path / "home"
-    spark_home.build(home, src)
-    assert spark_home.build(home, src) is False
+    build(home, src)
+    assert build(home, src) is False
     (src / "jars" / "spark-core_2.13-4.2.0.jar").rename(src / "jars" / "spark-core_2.13-4.3.0.jar")
     (src / "sbin").mkdir()
-    assert spark_home.build(home, src) is True
+    assert build(home, src) is True
     assert sorted(p.name for p in (home / "jars").iterdir()) == ["spark-core_2.13-4.3.0.jar",
                                                                  "spark-mllib-local_2.13-4.2.0.jar"]
     assert (home / "sbin").readlink() == src / "sbin"
@@ -55,7 +53,7 @@ def test_a_second_build_changes_nothing_and_an_upgrade_is_followed(tmp_path):
 def test_a_folder_that_is_not_a_pip_pyspark_is_refused(tmp_path):
     (tmp_path / "bin").mkdir()
     with pytest.raises(SystemExit, match="no jars/ folder"):
-        spark_home.build(tmp_path / "home", tmp_path)
+        build(tmp_path / "home", tmp_path)
 
 
 DRIVER = """import pyspark, py4j
@@ -87,10 +85,3 @@ def test_a_driver_imports_the_compiled_pyspark_and_has_no_spark_ml(tmp_path):
     assert ".zip" not in py4j_file
     assert ml == "False"
 
-
-def test_the_launcher_archive_is_dumped_with_the_configured_options_but_the_archive_they_map(tmp_path):
-    import spark_cds
-
-    configured = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=/c/l.jsa -Xshare:auto"
-    assert spark_cds.launcher_options(tmp_path / "new.jsa", configured) == (
-        f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}")
