@@ -75,6 +75,20 @@ def test_normalise_names_types_and_trimming(spark):
     assertDataFrameEqual(out, _rows(spark, [(1, "Bob", 30, 100.0, D.date(), True)]))
 
 
+def test_a_timestamps_date_is_the_utc_day_spark_casts_it_to(spark):
+    """normalise() takes a timestamp's date by arithmetic on its epoch micros: the same day as
+    Spark's cast in the UTC session, before 1970, on a day's last microsecond, at the ends of time."""
+    stamps = ["1969-12-31 23:59:59.999999", "1970-01-01 00:00:00", "1899-03-01 12:00:00", "1582-10-04 23:00:00",
+              "2024-02-29 23:59:59.999999", "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999", None]
+    df = spark.createDataFrame([(1, "a", 30, 1.0, s, True) for s in stamps],
+                               "id long, name string, age int, salary double, s string, is_active boolean")
+    df = df.select("*", F.to_timestamp("s").alias("signup_date")).drop("s")
+    got = normalise(df, "generated").select(F.col("signup_date").cast("string")).collect()
+    expected = df.select(F.col("signup_date").cast("date").cast("string")).collect()
+    assert [r[0] for r in got] == [r[0] for r in expected]
+    assert expected[0][0] == "1969-12-31" and expected[-1][0] is None
+
+
 def _rows(spark, rows, source="generated"):
     return spark.createDataFrame(rows, CURATED_SCHEMA).withColumn(SOURCE, F.lit(source))
 
@@ -88,7 +102,7 @@ def test_a_labelled_drops_rows_need_no_name_but_everything_else(spark):
                    3: (REJECTED, "null_name", "generated"), 4: ("curated", None, "generated")}
 
 
-def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
+def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark, tmp_path):
     day = dt.date(2020, 1, 1)
     good = (1, "Ann", 30, 10.0, day, True)
     conflict = [(3, "Cy", 50, 30.0, day, True), (3, "Cy", 50, 31.0, day, True)]
@@ -121,6 +135,11 @@ def test_clean_dedups_by_id_rejects_bad_rows_and_reconciles(spark):
                  "rejected_by_reason": {"null_id": 1, "conflicting_id": 1, "null_name": 2, "null_age": 1,
                                         "age_out_of_range": 1, "blank_name": 1}}
     assert m["rows_out"] + m["rows_rejected"] + m["duplicates_dropped"] == len(rows)
+    written = tmp_path / "written"
+    spark.createDataFrame(cleaned).write.partitionBy(STATUS, REASON).parquet(str(written))
+    without_labelled = written_counts(spark.read.parquet(str(written)), any_labelled=False)
+    assert tally(without_labelled.collect()) == m
+    assert "ReadSchema: struct<>" in without_labelled._jdf.queryExecution().executedPlan().toString()
 
 
 def test_clean_is_deterministic_whatever_the_input_order(spark):
