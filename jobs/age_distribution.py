@@ -7,8 +7,8 @@ import argparse
 from pyspark.sql import DataFrame, Row
 
 from salary.config import Settings
-from salary.queries import age_histogram, oldest, youngest
-from salary.reports import run_report_job
+from salary.queries import age_histogram, extreme_candidates, oldest, youngest
+from salary.reports import Collect, Table, run_report_job
 from salary.runtime import run_job
 
 
@@ -16,9 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=None, help="default: config queries.extreme_k")
 
 
-def build_tables(curated: DataFrame, settings: Settings, args: argparse.Namespace) -> dict[str, DataFrame]:
+def run_queries(curated: DataFrame, settings: Settings, args: argparse.Namespace, collect: Collect) -> dict[str, Table]:
+    """The histogram first: it bounds the ages of the k youngest and k oldest, so their top-k
+    runs over the few people at the extreme ages, not over every active person. (Caching those
+    people for the second top-k was slower: 3.6-4.0 s against 3.1-3.5 s for both at 30M rows.)"""
     k = args.k or settings.queries.extreme_k
-    return {"youngest": youngest(curated, k), "oldest": oldest(curated, k), "age_histogram": age_histogram(curated)}
+    histogram = collect("age_histogram", age_histogram(curated))
+    candidates = extreme_candidates(curated, k, [(r["age"], r["people"]) for r in histogram.rows])
+    return {"youngest": collect("youngest", youngest(candidates, k)),
+            "oldest": collect("oldest", oldest(candidates, k)),
+            "age_histogram": histogram}
 
 
 def summarize(collected: dict[str, list[Row]]) -> dict[str, int]:
@@ -29,7 +36,7 @@ def summarize(collected: dict[str, list[Row]]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_report_job("age_distribution", __doc__, argv, add_arguments, build_tables, summarize)
+    return run_report_job("age_distribution", __doc__, argv, add_arguments, run_queries, summarize)
 
 
 if __name__ == "__main__":

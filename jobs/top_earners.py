@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame, Row
 
 from salary.config import Settings
 from salary.queries import salary_by_age_band, top_earners
-from salary.reports import run_report_job
+from salary.reports import Collect, Table, run_report_job
 from salary.runtime import run_job
 
 
@@ -16,14 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-n", type=int, default=None, help="default: config queries.top_n")
 
 
-def build_tables(curated: DataFrame, settings: Settings, args: argparse.Namespace) -> dict[str, DataFrame]:
+def run_queries(curated: DataFrame, settings: Settings, args: argparse.Namespace, collect: Collect) -> dict[str, Table]:
     top_n = args.top_n or settings.queries.top_n
-    return {
-        "top_earners": top_earners(curated, top_n),
-        "salary_by_age_band": salary_by_age_band(
-            curated, settings.queries.age_band_starts, settings.dataset.truth.age_max
-        ),
-    }
+    bands = salary_by_age_band(curated, settings.queries.age_band_starts, settings.dataset.truth.age_max)
+    return {"top_earners": collect("top_earners", top_earners(curated, top_n)),
+            "salary_by_age_band": collect("salary_by_age_band", bands)}
 
 
 def summarize(collected: dict[str, list[Row]]) -> dict[str, int]:
@@ -31,7 +28,7 @@ def summarize(collected: dict[str, list[Row]]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_report_job("top_earners", __doc__, argv, add_arguments, build_tables, summarize)
+    return run_report_job("top_earners", __doc__, argv, add_arguments, run_queries, summarize)
 
 
 if __name__ == "__main__":

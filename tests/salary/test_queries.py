@@ -1,12 +1,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from salary.etl import CURATED_SCHEMA
-from salary.queries import age_band, age_histogram, oldest, salary_by_age_band, top_earners, youngest
+from salary.queries import (
+    age_band,
+    age_histogram,
+    extreme_ages,
+    extreme_candidates,
+    oldest,
+    salary_by_age_band,
+    top_earners,
+    youngest,
+)
 
 DAY = dt.date(2020, 1, 1)
 
@@ -58,3 +68,27 @@ def test_age_histogram_counts_active_people(spark):
     df = _people(spark, [(1, "a", 19, 1.0, False), (2, "b", 25, 1.0, True), (3, "c", 25, 1.0, True),
                          (4, "d", 30, 1.0, True)])
     assert [tuple(r) for r in age_histogram(df).collect()] == [(25, 2), (30, 1)]
+
+
+def test_extreme_ages_are_the_kth_youngest_and_kth_oldest():
+    histogram = [(30, 2), (18, 1), (50, 0), (40, 3), (60, 1)]
+    assert extreme_ages(histogram, 1) == (18, 60)
+    assert extreme_ages(histogram, 2) == (30, 40)  # 18, 30 | 60, 40
+    assert extreme_ages(histogram, 4) == (40, 40)  # 18, 30, 30, 40 | 60, 40, 40, 40
+    assert extreme_ages(histogram, 99) == (60, 18)  # fewer people than k: everyone
+    assert extreme_ages([(None, 5), (25, 1)], 3) == (25, 25)
+    assert extreme_ages([], 5) is None and extreme_ages([(20, 0)], 5) is None
+
+
+def test_extremes_from_the_candidates_equal_the_extremes_of_everyone(spark):
+    rng = random.Random(7)
+    rows = [(i, f"n{i}", rng.randint(18, 30), 1.0, rng.random() < 0.6) for i in range(400)]
+    df = _people(spark, rows)
+    for k in (1, 5, 37, 500):
+        histogram = [(r["age"], r["people"]) for r in age_histogram(df).collect()]
+        candidates = extreme_candidates(df, k, histogram)
+        assert candidates.count() < len(rows) or k == 500
+        assert youngest(candidates, k).collect() == youngest(df, k).collect()
+        assert oldest(candidates, k).collect() == oldest(df, k).collect()
+    nobody = _people(spark, [(1, "a", 20, 1.0, False)])
+    assert extreme_candidates(nobody, 3, []).collect() == []
