@@ -98,7 +98,7 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
     # status and reason (duplicates too: counted below, never published).
     with stages.stage("transform_write"):
         clean(raw, truth.age_min, truth.age_max).write.partitionBy(STATUS, REASON).mode("overwrite").parquet(staging)
-    # The counts come from the rows as written (reading only `source`): an observation on the
+    # The counts come from the rows as written (at most `source` is read): an observation on the
     # 30M-row pass cost 12 s of its 42 (it breaks whole-stage code generation).
     with stages.stage("count"):
         any_labelled = any(path.rsplit("/", 1)[1].startswith(LABELLED_PREFIX) for path in chunks)

@@ -19,18 +19,6 @@ def top_earners(curated: DataFrame, n: int) -> DataFrame:
     return curated.select(*PERSON).orderBy(F.desc("salary"), F.asc("id")).limit(n)
 
 
-def _band_ends(starts: Sequence[int], age_max: int) -> list[int]:
-    return [s - 1 for s in starts[1:]] + [age_max]
-
-
-def age_band(age: Column, starts: Sequence[int], age_max: int) -> Column:
-    """Label such as ``25-34`` for the band holding ``age``; bands start at ``starts``."""
-    label = F.lit(None).cast("string")
-    for start, end in zip(starts, _band_ends(starts, age_max), strict=True):  # the last when() is checked first
-        label = F.when(age >= start, F.lit(f"{start}-{end}")).otherwise(label)
-    return label
-
-
 def age_band_index(age: Column, starts: Sequence[int]) -> Column:
     """Position in ``starts`` of the band holding ``age`` (null below the first)."""
     index = F.lit(None).cast("int")
@@ -40,12 +28,14 @@ def age_band_index(age: Column, starts: Sequence[int]) -> Column:
 
 
 def salary_by_age_band(curated: DataFrame, starts: Sequence[int], age_max: int) -> DataFrame:
-    """Salary summary per age band, bands in age order.
+    """Salary summary per age band (labelled such as ``25-34``; bands start at ``starts``, the
+    last ends at ``age_max``), bands in age order.
 
     Grouped by the band's position, labelled after: a string key per row cost 30% of the query
     (1.47 s against 2.11 s over 30M rows, warm).
     """
-    labels = F.array(*[F.lit(f"{s}-{e}") for s, e in zip(starts, _band_ends(starts, age_max), strict=True)])
+    ends = [s - 1 for s in starts[1:]] + [age_max]
+    labels = F.array(*[F.lit(f"{start}-{end}") for start, end in zip(starts, ends, strict=True)])
     return (
         curated.select(age_band_index(F.col("age"), starts).alias("_band"), "salary")
         .groupBy("_band")
@@ -57,8 +47,14 @@ def salary_by_age_band(curated: DataFrame, starts: Sequence[int], age_max: int) 
             F.max("salary").alias("max_salary"),
         )
         .orderBy("_band")
-        .select(F.element_at(labels, F.col("_band") + 1).alias("age_band"), "people", "mean_salary",
-                "stddev_salary", "min_salary", "max_salary")
+        .select(
+            F.element_at(labels, F.col("_band") + 1).alias("age_band"),
+            "people",
+            "mean_salary",
+            "stddev_salary",
+            "min_salary",
+            "max_salary",
+        )
     )
 
 

@@ -8,7 +8,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from salary.etl import CURATED_SCHEMA
 from salary.queries import (
-    age_band,
+    age_band_index,
     age_histogram,
     extreme_ages,
     extreme_candidates,
@@ -39,10 +39,10 @@ def test_top_earners_is_planned_as_a_top_k_not_a_full_sort(spark):
     assert "TakeOrderedAndProject" in plan
 
 
-def test_age_bands(spark):
-    df = spark.createDataFrame([(a,) for a in (18, 24, 25, 74, 75, 80)], "age int")
-    labels = [r["b"] for r in df.select(age_band(F.col("age"), [18, 25, 75], 80).alias("b")).collect()]
-    assert labels == ["18-24", "18-24", "25-74", "25-74", "75-80", "75-80"]
+def test_age_band_index(spark):
+    df = spark.createDataFrame([(a,) for a in (17, 18, 24, 25, 74, 75, 80)], "age int")
+    bands = [r["b"] for r in df.select(age_band_index(F.col("age"), [18, 25, 75]).alias("b")).collect()]
+    assert bands == [None, 0, 0, 1, 1, 2, 2]
 
 
 def test_salary_by_age_band(spark):
