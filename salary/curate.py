@@ -101,9 +101,9 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
     # The counts come from the rows as written (at most `source` is read): an observation on the
     # 30M-row pass cost 12 s of its 42 (it breaks whole-stage code generation).
     with stages.stage("count"):
-        any_labelled = any(path.rsplit("/", 1)[1].startswith(LABELLED_PREFIX) for path in chunks)
-        written = spark.read.parquet(staging) if store.dirs(staging) else None
-        counted = tally(written_counts(written, any_labelled).collect() if written is not None else [])
+        groups = (written_counts(spark.read.parquet(staging), any_labelled=bool(arrivals)).collect()
+                  if store.dirs(staging) else [])
+        counted = tally(groups)
     rejected_by_reason = {r: n for r in REJECT_REASONS if (n := counted["rejected_by_reason"].get(r))}
     metrics = {k: counted[k] for k in ("rows_out", "rows_rejected", "duplicates_dropped")}
     labelled_rows_out = counted["labelled_rows_out"]
