@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devtools import docker_engine
 from salary.version import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,23 +134,31 @@ def parse_bytes(text: str) -> int:
 class Stack:
     """One compose project: the commands a user types, the REST API a user calls."""
 
-    def __init__(self, env_file: Path, files: list[str], env: dict[str, str]) -> None:
+    def __init__(self, env_file: Path, files: list[str], env: dict[str, str], project_dir: Path = REPO,
+                 docker_host: str | None = None, ui_address: str = "127.0.0.1") -> None:
         self.env_file, self.files, self.env = env_file, files, env
-        self.ui = f"http://127.0.0.1:{env['AIRFLOW_UI_PORT']}"
+        # Where the compose files are (several hosts: the head's own copy) and which engine runs them.
+        self.project_dir, self.docker_host = project_dir, docker_host
+        self.ui = f"http://{ui_address}:{env['AIRFLOW_UI_PORT']}"
         self._token: str | None = None
         self.timer = Timer(OUT / "timings.json")  # each step's seconds
         self.sampler = StatsSampler(self)  # docker stats per phase (started by compose_stack)
         self.mode = "official"  # or "offline": the stand-in images
 
     # -- docker and compose -------------------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **({"DOCKER_HOST": self.docker_host} if self.docker_host else {})}
+
     def docker(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout,
+                              env=self._env())
 
     def compose(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        cmd = [compose_binary(), "-p", PROJECT, "--project-directory", str(REPO), "--env-file", str(self.env_file)]
+        cmd = [compose_binary(), "-p", PROJECT, "--project-directory", str(self.project_dir),
+               "--env-file", str(self.env_file)]
         for f in self.files:
-            cmd += ["-f", str(REPO / f)]
-        proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout)
+            cmd += ["-f", str(self.project_dir / f)]
+        proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=self._env())
         if check and proc.returncode != 0:
             raise AssertionError(f"docker compose {' '.join(args)} exited {proc.returncode}:\n"
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -274,6 +283,21 @@ def pullable(stack_docker) -> bool:
     return True
 
 
+def build_images(s: Stack) -> None:
+    """Our image built by compose on ``s``'s engine; official images when they can be pulled, else
+    the stand-ins (built or reused) and docker-compose.offline.yaml added to ``s.files``
+    (SALARY_CLUSTER_IMAGES=official|offline forces a choice)."""
+    s.mode = os.environ.get("SALARY_CLUSTER_IMAGES") or ("official" if pullable(s.docker) else "offline")
+    if s.mode == "offline":
+        t0 = time.monotonic()
+        runpy.run_path(str(REPO / "scripts" / "cluster_images.py"))["build_all"]()
+        s.timer("stand-in images (built or reused)", time.monotonic() - t0)
+        s.files.append("docker-compose.offline.yaml")
+    t0 = time.monotonic()
+    s.compose("build", timeout=3600)
+    s.timer("image build (salary-pipeline, cached layers reused)", time.monotonic() - t0)
+
+
 @contextmanager
 def compose_stack() -> Iterator[Stack]:
     """The compose stack of the shipped files on a real Docker engine (ours, started by PID,
@@ -282,25 +306,16 @@ def compose_stack() -> Iterator[Stack]:
     (SALARY_CLUSTER_IMAGES=official|offline forces a choice). SALARY_CLUSTER_KEEP=1 leaves the
     stack (and the engine) running afterwards, for a look."""
     OUT.mkdir(parents=True, exist_ok=True)
-    engine = runpy.run_path(str(REPO / "scripts" / "docker_engine.py"))
     t0 = time.monotonic()
-    ours = not (os.environ.get("DOCKER_HOST") and engine["answers"](os.environ["DOCKER_HOST"]))
-    os.environ["DOCKER_HOST"] = engine["start"]()
+    ours = not (os.environ.get("DOCKER_HOST") and docker_engine.answers(os.environ["DOCKER_HOST"]))
+    os.environ["DOCKER_HOST"] = docker_engine.start()
     engine_seconds = time.monotonic() - t0
     s = Stack(OUT / ".env", ["docker-compose.yaml"], write_env_file(OUT / ".env"))
     timer, sampler = s.timer, s.sampler
     timer("docker engine ready", engine_seconds)
-    s.mode = mode = os.environ.get("SALARY_CLUSTER_IMAGES") or ("official" if pullable(s.docker) else "offline")
-    if mode == "offline":
-        t0 = time.monotonic()
-        runpy.run_path(str(REPO / "scripts" / "cluster_images.py"))["build_all"]()
-        timer("stand-in images (built or reused)", time.monotonic() - t0)
-        s.files.append("docker-compose.offline.yaml")
     try:
         s.compose("down", "-v", "--remove-orphans", timeout=300)  # leftovers of an interrupted run
-        t0 = time.monotonic()
-        s.compose("build", timeout=3600)
-        timer("image build (salary-pipeline, cached layers reused)", time.monotonic() - t0)
+        build_images(s)
         t0 = time.monotonic()
         sampler.start()
         s.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=900)
@@ -322,4 +337,4 @@ def compose_stack() -> Iterator[Stack]:
                 timer("down -v", time.monotonic() - t0)
             finally:
                 if ours:
-                    engine["stop"]()
+                    docker_engine.stop()
