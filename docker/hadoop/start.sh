@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts an HDFS daemon in the foreground: `start.sh namenode` (formats its volume once) or
 # `start.sh datanode`. The same command for apache/hadoop:3 and the offline stand-in: both
-# run as user hadoop, have `hdfs` on PATH and read HADOOP_CONF_DIR (this folder).
+# run as user hadoop, have `hdfs` on PATH and read HADOOP_CONF_DIR (this folder, or hosts/ in it).
+# HDFS_DATANODE_HOSTNAME: the address a DataNode advertises (several hosts: its host's address).
 set -euo pipefail
 role=${1:?namenode or datanode}
 # A new named volume is root-owned on images that do not create /data/hdfs (apache/hadoop:3).
@@ -9,5 +10,10 @@ role=${1:?namenode or datanode}
 if [ "$role" = namenode ] && [ ! -d /data/hdfs/name/current ]; then
     hdfs namenode -format -nonInteractive
 fi
+[ "$role" != namenode ] || touch /data/hdfs/excludes  # dfs.hosts.exclude of several hosts
+args=()
+if [ "$role" = datanode ] && [ -n "${HDFS_DATANODE_HOSTNAME:-}" ]; then
+    args=(-D "dfs.datanode.hostname=$HDFS_DATANODE_HOSTNAME")
+fi
 export HADOOP_ROOT_LOGGER=INFO,console
-exec hdfs "$role"
+exec hdfs "$role" "${args[@]}"

@@ -246,3 +246,72 @@ def test_lock_pins_the_stack_and_matches_this_venv():
     for name in ("apache-airflow", "pyspark", "pyspark-client", "ray", "scikit-learn", "pyarrow",
                  "apache-airflow-providers-apache-spark", "apache-airflow-providers-apache-hdfs", "psycopg2-binary"):
         assert md.version(name) == pins[name], name
+
+
+# -- several hosts: docker-compose.hosts.yaml on the head, docker-compose.worker.yaml elsewhere ------
+
+HOST_NETWORK = ("spark-master", "spark-worker", "namenode", "datanode", "ray-head")
+
+
+@pytest.fixture(scope="module")
+def head(env_file, tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("head") / ".env"
+    path.write_text(env_file.read_text() + "HEAD_ADDRESS=10.231.0.10\n")
+    proc = compose(path, "config", "--format", "json", files=("docker-compose.yaml", "docker-compose.hosts.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_the_head_needs_its_address(env_file):
+    proc = compose(env_file, "config", "--quiet", files=("docker-compose.yaml", "docker-compose.hosts.yaml"))
+    assert proc.returncode != 0 and "HEAD_ADDRESS" in proc.stderr
+
+
+def test_on_the_head_what_other_hosts_reach_binds_the_host_network_and_publishes_nothing(head):
+    for name in HOST_NETWORK:
+        service = head["services"][name]
+        assert service["network_mode"] == "host" and not service.get("ports") and not service.get("hostname"), name
+    published = {(name, p.get("host_ip", ""), p["target"]) for name, s in head["services"].items()
+                 for p in s.get("ports") or []}
+    # The UI on every interface; the Spark driver's ports on the head's cluster address only.
+    assert {(n, ip) for n, ip, _ in published} == {("airflow-api-server", ""), ("airflow-scheduler", "10.231.0.10")}
+    assert head["services"]["ray-worker"]["deploy"]["replicas"] == 0
+
+
+def test_every_head_service_finds_the_engines_at_the_head_address(head):
+    for name, service in head["services"].items():
+        if name in ("postgres", "ray-worker"):
+            continue
+        assert {"spark-master=10.231.0.10", "ray-head=10.231.0.10", "namenode=10.231.0.10"} <= set(
+            service["extra_hosts"]), name
+
+
+def worker_env(tmp_path: Path, **values: str) -> Path:
+    path = tmp_path / ".env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def test_a_worker_host_needs_only_the_engines_secrets_and_two_addresses(tmp_path):
+    values = {"HEAD_ADDRESS": "10.231.0.10", "HOST_ADDRESS": "10.231.0.11", "RAY_AUTH_TOKEN": "t",
+              "SPARK_AUTH_SECRET": "s"}
+    proc = compose(worker_env(tmp_path, **values), "config", "--format", "json", files=("docker-compose.worker.yaml",))
+    assert proc.returncode == 0, proc.stderr
+    services = json.loads(proc.stdout)["services"]
+    assert set(services) == {"spark-worker", "ray-worker", "datanode"}
+    assert all(s["network_mode"] == "host" and not s.get("ports") for s in services.values())
+    assert services["ray-worker"]["environment"]["RAY_USE_TLS"] == "1"
+    assert services["spark-worker"]["environment"]["SPARK_NETWORK_CRYPTO"] == "true"
+    assert services["datanode"]["environment"]["HDFS_DATANODE_HOSTNAME"] == "10.231.0.11"
+    for name in values:
+        rest = {k: v for k, v in values.items() if k != name}
+        proc = compose(worker_env(tmp_path, **rest), "config", "--quiet", files=("docker-compose.worker.yaml",))
+        assert proc.returncode != 0 and name in proc.stderr, name
+
+
+def test_several_hosts_keep_two_replicas_over_the_stacks_hdfs_settings():
+    text = (REPO / "docker" / "hadoop" / "hosts" / "hdfs-site.xml").read_text()
+    assert '<xi:include href="../hdfs-site.xml"/>' in text
+    assert "<name>dfs.replication</name><value>2</value>" in text
+    for name in ("core-site.xml", "log4j.properties"):
+        assert (REPO / "docker" / "hadoop" / "hosts" / name).resolve() == REPO / "docker" / "hadoop" / name
