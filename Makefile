@@ -15,10 +15,12 @@ setup:
 demo: setup
 	@bash scripts/demo.sh $(ROWS)
 
-## Lint, then the whole test suite (slow, service-backed tests included), then the cluster test.
+## Lint, then the whole test suite (slow, service-backed tests included), then the cluster test
+## on one Docker host and on several simulated hosts.
 test: setup lint
 	@source scripts/env.sh && python -m pytest -m "not cluster"
 	@$(MAKE) --no-print-directory test-cluster
+	@$(MAKE) --no-print-directory test-hosts
 
 ## The docker compose stack for real: starts a Docker engine of its own when none answers (as
 ## root), builds the images (stand-ins where no registry is reachable), drives the stack through

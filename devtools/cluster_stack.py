@@ -86,9 +86,9 @@ class StatsSampler(threading.Thread):
     """Samples `docker stats` of the project's containers until stopped: the peak of each
     container and the peak of their sum, per phase (the phase is set by the tests)."""
 
-    def __init__(self, stack: Stack, interval: float = 3.0) -> None:
+    def __init__(self, stack: Stack, interval: float = 3.0, path: Path = OUT / "docker-stats.json") -> None:
         super().__init__(daemon=True)
-        self.stack, self.interval = stack, interval
+        self.stack, self.interval, self.path = stack, interval, path
         self.phase = "start"
         self.peaks: dict[str, dict[str, Any]] = {}
         self._done = threading.Event()
@@ -114,7 +114,7 @@ class StatsSampler(threading.Thread):
         peak["sum_bytes"] = max(peak["sum_bytes"], sum(usage.values()))
         for name, value in usage.items():
             peak["containers"][name] = max(peak["containers"].get(name, 0), value)
-        (OUT / "docker-stats.json").write_text(json.dumps(self.peaks, indent=2))
+        self.path.write_text(json.dumps(self.peaks, indent=2))
 
     def stop(self) -> None:
         self._done.set()

@@ -136,6 +136,7 @@ def host_up(host: Host) -> Host:
         ip("link", "set", "eth0", "up", netns=host.netns)
     _record("engine", str(host.engine.root))
     host.engine.start()
+    clean(host.engine)  # a new machine: what an interrupted run left in the cached data root goes
     return host
 
 
@@ -172,6 +173,20 @@ def move_image(source: Host | None, target: Host, images: list[str]) -> float:
     return time.monotonic() - t0
 
 
+def clean(engine: Engine) -> None:
+    """Every container, volume and network of the engine gone; its images stay (a cache)."""
+    env = {**os.environ, "DOCKER_HOST": engine.host}
+
+    def listed(*args: str) -> list[str]:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=60).stdout.split()
+
+    if ids := listed("ps", "-aq"):
+        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, env=env, timeout=300)
+    if volumes := listed("volume", "ls", "-q"):
+        subprocess.run(["docker", "volume", "rm", "-f", *volumes], capture_output=True, env=env, timeout=300)
+    subprocess.run(["docker", "network", "prune", "-f"], capture_output=True, env=env, timeout=120)
+
+
 def teardown(hosts: list[Host] | None = None) -> None:
     """Remove everything recorded as made: each engine's containers (and volumes), the engines (by
     PID), the namespaces (with the links in them) and this machine's link."""
@@ -180,12 +195,7 @@ def teardown(hosts: list[Host] | None = None) -> None:
         engine = next((h.engine for h in hosts or [] if str(h.engine.root) == root), None)
         engine = engine or Engine(Path(root), Path("/nonexistent"))
         if engine.running():
-            env = {**os.environ, "DOCKER_HOST": engine.host}
-            ids = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, env=env).stdout.split()
-            if ids:
-                subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, env=env, timeout=300)
-            subprocess.run(["docker", "volume", "prune", "-af"], capture_output=True, env=env, timeout=120)
-            subprocess.run(["docker", "network", "prune", "-f"], capture_output=True, env=env, timeout=120)
+            clean(engine)
         engine.stop()
     if ip("link", "show", OPERATOR_LINK, check=False).returncode == 0:
         ip("link", "del", OPERATOR_LINK, check=False)

@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import docker_engine, hosts
-from devtools.cluster_stack import PROJECT, REPO, Stack, Timer, build_images, compose_binary, write_env_file
+from devtools.cluster_stack import (
+    PROJECT,
+    REPO,
+    Stack,
+    StatsSampler,
+    Timer,
+    build_images,
+    compose_binary,
+    write_env_file,
+)
 
 OUT = hosts.OUT
 IMAGE = "salary-pipeline:latest"
@@ -77,10 +86,10 @@ class HostsStack:
         self.workers: list[WorkerHost] = []
         self.timer = head.timer
 
-    def join(self, index: int, env_overrides: dict[str, str] | None = None, name: str | None = None) -> WorkerHost:
-        """A new worker host joined as docs/multi-host.md says: images loaded, its files and its part
-        of .env copied, its certificate issued by the head, then one `up`."""
-        host = hosts.host_up(hosts.Host(name or f"worker-{index}", index))
+    def prepare(self, index: int, env_overrides: dict[str, str] | None = None) -> WorkerHost:
+        """A new host made ready as docs/multi-host.md says: the images loaded, its files and its part
+        of .env copied, its certificate issued by the head. Nothing runs on it yet."""
+        host = hosts.host_up(hosts.Host(f"worker-{index}", index))
         t0 = time.monotonic()
         hosts.move_image(self.head_host, host, self.worker_images)
         self.timer(f"{host.name}: images moved (docker save | docker load)", time.monotonic() - t0)
@@ -95,12 +104,14 @@ class HostsStack:
         env.update(env_overrides or {})
         (host.dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         (host.dir / ".env").chmod(0o600)
-        worker = WorkerHost(host, env)
+        return WorkerHost(host, env)
+
+    def up(self, worker: WorkerHost) -> None:
+        """The one command that joins a prepared host."""
         t0 = time.monotonic()
         worker.compose("up", "-d", "--wait", "--wait-timeout", "300", timeout=420)
-        self.timer(f"{host.name}: up --wait (joined)", time.monotonic() - t0)
+        self.timer(f"{worker.host.name}: up --wait", time.monotonic() - t0)
         self.workers.append(worker)
-        return worker
 
     # -- what the engines report, read as an operator reads it --------------------------------
     def spark_master(self) -> dict:
@@ -134,6 +145,7 @@ def hosts_stack() -> Iterator[HostsStack]:
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     OUT.mkdir(parents=True, exist_ok=True)
     head_host = hosts.Host("head", 0)
+    head: Stack | None = None
     made_local = not docker_engine.LOCAL.running() and not os.environ.get("DOCKER_HOST")
     try:
         # Images are built where the registries are reachable: this machine's engine.
@@ -160,13 +172,17 @@ def hosts_stack() -> Iterator[HostsStack]:
         head = Stack(head_host.dir / ".env", files, env, project_dir=head_host.dir,
                      docker_host=head_host.engine.host, ui_address=head_host.address)
         head.mode, head.timer = local.mode, local.timer
+        head.sampler = StatsSampler(head, path=OUT / "docker-stats-head.json")  # the head host's containers
         t0 = time.monotonic()
+        head.sampler.start()
         head.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=900)
         head.timer("head: up --wait (every service healthy)", time.monotonic() - t0)
         stack = HostsStack(head_host, head, images, worker_images)
         yield stack
     finally:
         try:
+            if head is not None:
+                head.sampler.stop()
             for name, proc in _logs(head_host).items():
                 (OUT / f"logs-{name}.txt").write_text(proc)
         except Exception as exc:  # noqa: BLE001 - never in the way of the teardown

@@ -33,8 +33,9 @@ apt_install() {
 
 if [ "${1:-}" = --cluster ]; then
     # The cluster test: a Docker engine (scripts/docker_engine.py starts it), debootstrap for the
-    # offline stand-in images, Chromium and its driver for the browser check.
-    apt_install docker.io debootstrap chromium chromium-driver
+    # offline stand-in images, Chromium and its driver for the browser check, tcpdump for the
+    # multi-host test (what crosses a link).
+    apt_install docker.io debootstrap chromium chromium-driver tcpdump
     exit 0
 fi
 

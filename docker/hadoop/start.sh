@@ -7,10 +7,10 @@ set -euo pipefail
 role=${1:?namenode or datanode}
 # A new named volume is root-owned on images that do not create /data/hdfs (apache/hadoop:3).
 [ -w /data/hdfs ] || sudo chown hadoop /data/hdfs
+[ "$role" != namenode ] || touch /data/hdfs/excludes  # dfs.hosts.exclude of several hosts
 if [ "$role" = namenode ] && [ ! -d /data/hdfs/name/current ]; then
     hdfs namenode -format -nonInteractive
 fi
-[ "$role" != namenode ] || touch /data/hdfs/excludes  # dfs.hosts.exclude of several hosts
 args=()
 if [ "$role" = datanode ] && [ -n "${HDFS_DATANODE_HOSTNAME:-}" ]; then
     args=(-D "dfs.datanode.hostname=$HDFS_DATANODE_HOSTNAME")

@@ -38,17 +38,6 @@ def run_training(stack, rows: int, phase: str, during=None) -> tuple[str, dict]:
     return run_id, tis
 
 
-def kill_and_bring_back(stack, service: str, run_id: str, task_id: str) -> str:
-    """Kill ``service``'s containers (a crash: SIGKILL) while ``task_id`` of the training run
-    ``run_id`` runs, then bring the service back as an operator would. Returns the task's state
-    at the kill."""
-    stack.docker("kill", *stack.containers(service))
-    state = stack.task_instances(TRAINING, run_id)[task_id]["state"]
-    time.sleep(10)
-    stack.compose("up", "-d", "--wait", service)
-    return state
-
-
 def ray_jobs(stack) -> list[dict]:
     """Every job the Ray cluster knows, from its Jobs API (with the token, as a client would)."""
     out = stack.exec("airflow-api-server", "curl", "-fsS", "-H", f"Authorization: Bearer {stack.env['RAY_AUTH_TOKEN']}",
@@ -107,8 +96,3 @@ def manifest(stack, drop: str) -> dict:
 
 def reason(stack, drop: str) -> str:
     return json.loads(stack.hdfs_cat(f"{LAKE}/drops/rejected/{drop}/_REASON.json"))["reason"]
-
-
-def spark_app_running(stack, name: str) -> bool:
-    state = json.loads(stack.exec("spark-master", "curl", "-fsS", "http://localhost:8080/json/").stdout)
-    return any(app["name"] == name for app in state.get("activeapps", []))

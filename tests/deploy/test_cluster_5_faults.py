@@ -1,5 +1,5 @@
-"""Faults and scaling on the same stack: workers killed mid-run, the scheduler and the triggerer
-restarted, a second Spark and Ray worker; memory; the artifacts CI keeps."""
+"""Faults and scaling on the same stack: the scheduler and the triggerer restarted, a second Spark
+and Ray worker; memory; the artifacts CI keeps. (Workers lost mid-run: tests/deploy/hosts.)"""
 
 from __future__ import annotations
 
@@ -8,35 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from cluster_helpers import FAULT_ROWS, LAKE, SPARK_TASKS, TRAINING, GiB, path_segment, ray_jobs, ray_node_ips
+from cluster_helpers import LAKE, SPARK_TASKS, TRAINING, GiB, path_segment, ray_jobs, ray_node_ips
 
 from devtools.cluster_stack import OUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
-
-
-def test_killing_the_spark_and_ray_workers_mid_run_loses_nothing(stack, faulted_run):
-    run_id, tis, events = faulted_run
-    # Each kill hit its task while it ran (tune_model deferred: its Ray job was running).
-    assert events == {"spark-worker killed while etl_benchmark was": "running",
-                      "ray-worker killed while tune_model was": "deferred"}, events
-    assert {ti["state"] for ti in tis.values()} == {"success"}
-    run = path_segment(run_id)
-    # One curated version and one model for the run, published whole; nothing half-written.
-    assert stack.hdfs_cat(f"{LAKE}/datasets/curated/_CURRENT").strip() == run
-    assert stack.hdfs_ls(f"{LAKE}/datasets/curated").count(run) == 1
-    etl = json.loads(stack.hdfs_cat(f"{LAKE}/reports/etl_benchmark/{run}/metrics.json"))
-    assert etl["rows_in"] == etl["rows_rejected"] + etl["duplicates_dropped"] + etl["rows_out"]
-    assert 0.98 * FAULT_ROWS < etl["rows_out"] <= FAULT_ROWS
-    assert etl["labelled_rows_out"] == 0  # the drops so far carried no salary
-    assert "_SUCCESS" in stack.hdfs_ls(f"{LAKE}/datasets/curated/{run}")
-    assert stack.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
-    assert "metrics.json" in stack.hdfs_ls(f"{LAKE}/models/salary/{run}")
-
-
-def test_the_1m_row_run_fits_in_8_gib(stack, faulted_run):
-    peak = stack.sampler.peaks["1M-row run, spark-worker and ray-worker killed"]["sum_bytes"]
-    assert 0 < peak < 8 * GiB, peak / GiB
 
 
 def test_restarting_the_scheduler_mid_run_completes_the_run_once(stack, scaled_run):
@@ -76,7 +52,7 @@ def test_work_lands_on_the_added_workers(stack, scaled_run):
 def test_peak_memory_is_recorded(stack, scaled_run):
     stack.sampler.sample()
     doc = json.loads((OUT / "docker-stats.json").read_text())
-    assert {"20k-row training run", "1M-row run, spark-worker and ray-worker killed"} <= set(doc)
+    assert {"20k-row training run", "scaled run, scheduler and triggerer restarted"} <= set(doc)
     summary = {phase: round(p["sum_bytes"] / GiB, 2) for phase, p in doc.items()}
     (OUT / "docker-stats-summary.json").write_text(json.dumps(summary, indent=2))
     print("peak summed container memory (GiB) per phase:", summary, "; timings:", stack.timer.steps,

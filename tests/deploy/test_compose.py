@@ -270,7 +270,8 @@ def test_the_head_needs_its_address(env_file):
 def test_on_the_head_what_other_hosts_reach_binds_the_host_network_and_publishes_nothing(head):
     for name in HOST_NETWORK:
         service = head["services"][name]
-        assert service["network_mode"] == "host" and not service.get("ports") and not service.get("hostname"), name
+        assert service["network_mode"] == "host" and not service.get("ports"), name
+        assert f"{service['hostname']}=10.231.0.10" in service["extra_hosts"], name  # its own name resolves
     published = {(name, p.get("host_ip", ""), p["target"]) for name, s in head["services"].items()
                  for p in s.get("ports") or []}
     # The UI on every interface; the Spark driver's ports on the head's cluster address only.
@@ -311,7 +312,7 @@ def test_a_worker_host_needs_only_the_engines_secrets_and_two_addresses(tmp_path
 
 def test_several_hosts_keep_two_replicas_over_the_stacks_hdfs_settings():
     text = (REPO / "docker" / "hadoop" / "hosts" / "hdfs-site.xml").read_text()
-    assert '<xi:include href="../hdfs-site.xml"/>' in text
+    assert '<xi:include href="/etc/salary-hadoop/hdfs-site.xml"/>' in text  # where compose mounts docker/hadoop
     assert "<name>dfs.replication</name><value>2</value>" in text
     for name in ("core-site.xml", "log4j.properties"):
         assert (REPO / "docker" / "hadoop" / "hosts" / name).resolve() == REPO / "docker" / "hadoop" / name

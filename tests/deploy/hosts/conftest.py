@@ -1,8 +1,9 @@
-"""Several hosts (devtools.hosts_stack): the head, a worker host joined as docs/multi-host.md says,
+"""Several hosts (devtools.hosts_stack): the head, worker hosts joined as docs/multi-host.md says,
 and the runs the tests share. Everything made is gone afterwards, also on failure (asserted)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -10,7 +11,7 @@ import pytest
 from cluster_helpers import FAULT_ROWS, TRAINING, run_training, wait_until
 
 from devtools import hosts
-from devtools.hosts_stack import OUT, HostsStack, hosts_stack
+from devtools.hosts_stack import OUT, HostsStack, WorkerHost, hosts_stack
 
 
 @pytest.fixture(scope="session")
@@ -28,26 +29,47 @@ def joined(cluster: HostsStack, n_hosts: int) -> bool:
             and len(cluster.datanodes()) == n_hosts)
 
 
+def up(cluster: HostsStack, worker: WorkerHost) -> float:
+    """The prepared host's one command, until every engine counts it; returns the seconds taken."""
+    t0 = time.monotonic()
+    cluster.up(worker)
+    n_hosts = 1 + len(cluster.workers)
+    wait_until(lambda: joined(cluster, n_hosts), 300, f"{worker.host.name} to join Spark, Ray and HDFS", interval=2)
+    seconds = time.monotonic() - t0
+    cluster.timer(f"{worker.host.name}: up -> in Spark, Ray and HDFS", seconds)
+    return seconds
+
+
 @pytest.fixture(scope="session")
 def two_hosts(cluster):
-    t0 = time.monotonic()
-    worker = cluster.join(1)
-    wait_until(lambda: joined(cluster, 2), 300, "the worker host to join Spark, Ray and HDFS", interval=3)
-    cluster.timer("worker-1 joined: files copied -> in Spark, Ray and HDFS", time.monotonic() - t0)
+    worker = cluster.prepare(1)
+    up(cluster, worker)
     return worker
 
 
 @pytest.fixture(scope="session")
-def training_two_hosts(cluster, two_hosts):
-    return run_training(cluster.head, FAULT_ROWS, "1M rows on two hosts")
+def growing_run(cluster, two_hosts):
+    """1M rows on two hosts; a third host (made ready before) joins while generate_dataset runs, so
+    the stages that start after it have three. Returns the run id, its task instances and when the
+    third host had joined (an ISO time of this machine's clock, as the API's dates)."""
+    third = cluster.prepare(2)
+    joined_at: dict[str, dt.datetime] = {}
+
+    def during(run_id: str) -> None:
+        cluster.head.wait_for_task(TRAINING, run_id, "generate_dataset", {"running"})
+        up(cluster, third)
+        joined_at["third"] = dt.datetime.now(dt.UTC)
+
+    run_id, tis = run_training(cluster.head, FAULT_ROWS, "1M rows, two hosts then three", during)
+    return run_id, tis, joined_at["third"]
 
 
 @pytest.fixture(scope="session")
-def cut_run(cluster, two_hosts, training_two_hosts):
-    """A run during which the worker host loses the network mid-ETL and again mid-tuning; each time
-    its link comes back, it must rejoin by itself."""
+def cut_run(cluster, growing_run):
+    """A run during which worker-1 loses the network mid-ETL and again mid-tuning; each time its
+    link comes back, it must rejoin by itself."""
     events: dict[str, object] = {}
-    worker = two_hosts.host
+    worker = cluster.workers[0].host
 
     def cut_while(run_id: str, task_id: str, states: set[str], settle: float) -> None:
         cluster.head.wait_for_task(TRAINING, run_id, task_id, states, timeout=1500)
@@ -57,14 +79,14 @@ def cut_run(cluster, two_hosts, training_two_hosts):
         time.sleep(45)
         hosts.reconnect(worker)
         t0 = time.monotonic()
-        wait_until(lambda: joined(cluster, 2), 600, "the worker host to rejoin", interval=3)
+        wait_until(lambda: joined(cluster, 3), 600, "worker-1 to rejoin", interval=3)
         events[f"rejoined after the cut during {task_id} (s)"] = round(time.monotonic() - t0, 1)
 
     def during(run_id: str) -> None:
         cut_while(run_id, "etl_benchmark", {"running"}, 20)
         cut_while(run_id, "tune_model", {"deferred"}, 15)
 
-    run_id, tis = run_training(cluster.head, FAULT_ROWS, "1M rows, worker host cut off twice", during)
+    run_id, tis = run_training(cluster.head, FAULT_ROWS, "1M rows, worker-1 cut off twice", during)
     (OUT / "cut.json").write_text(json.dumps({"run_id": run_id, "events": events,
                                               "tries": {k: v["try_number"] for k, v in tis.items()}}, indent=2))
     return run_id, tis, events

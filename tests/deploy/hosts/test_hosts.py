@@ -4,13 +4,17 @@ network namespace with its own Docker engine. Driven as a user drives it: the RE
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
+import shlex
+import subprocess
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cluster_helpers import LAKE, PREDICT, SPARK_TASKS, manifest, path_segment, people, wait_until
+from cluster_helpers import LAKE, PREDICT, GiB, manifest, path_segment, people, wait_until
 
 from devtools import hosts
 from devtools.hosts_stack import IMAGE
@@ -47,24 +51,39 @@ def test_a_worker_host_holds_only_the_engines_secrets(cluster, two_hosts):
     assert not (two_hosts.host.dir / "tls" / "ca.key").exists()  # the CA's key stays on the head
 
 
-def test_training_uses_executors_and_ray_nodes_on_both_hosts(cluster, two_hosts, training_two_hosts):
-    run_id, tis = training_two_hosts
+def test_training_uses_every_host_and_a_host_joined_mid_run_from_its_next_stage(cluster, growing_run):
+    run_id, tis, joined_at = growing_run
     assert {ti["state"] for ti in tis.values()} == {"success"}
-    addresses = {cluster.head_host.address, two_hosts.host.address}
-    assert executor_hosts(cluster, {"etl_benchmark"}) == addresses
+    head, first, second = cluster.head_host.address, *(w.host.address for w in cluster.workers)
+    assert executor_hosts(cluster, {"generate_dataset"}) >= {head, first}
+    # Every Spark stage that started after the third host joined ran executors on all three hosts.
+    later = [t for t in ("etl_benchmark", "top_earners", "age_distribution")
+             if dt.datetime.fromisoformat(tis[t]["start_date"]) > joined_at]
+    assert later, {t: ti["start_date"] for t, ti in tis.items()}
+    for task_id in later:
+        assert executor_hosts(cluster, {task_id}) == {head, first, second}, task_id
+    assert dt.datetime.fromisoformat(tis["tune_model"]["start_date"]) > joined_at
     metrics = json.loads(cluster.head.hdfs_cat(f"{LAKE}/models/salary/{path_segment(run_id)}/metrics.json"))
-    assert {trial["node_ip"] for trial in metrics["trials"]} == addresses, metrics["trials"]
+    assert {trial["node_ip"] for trial in metrics["trials"]} == {head, first, second}, metrics["trials"]
 
 
-def test_blocks_have_two_replicas_one_per_host(cluster, training_two_hosts):
-    run = path_segment(training_two_hosts[0])
-    fsck = cluster.head.exec("namenode", "hdfs", "fsck", f"{LAKE}/datasets/curated/{run}", "-files", "-blocks",
-                             "-locations").stdout
-    assert "Status: HEALTHY" in fsck
-    assert " repl=2" in fsck and " repl=1" not in fsck, fsck[-3000:]
+def test_the_head_host_runs_1m_rows_in_8_gib(cluster, growing_run):
+    """The head's containers (Airflow, the drivers, Postgres, the Spark master and a worker, the Ray
+    head, HDFS), summed at each `docker stats` sample, through the 1M-row run."""
+    peak = cluster.head.sampler.peaks["1M rows, two hosts then three"]["sum_bytes"]
+    assert 0 < peak < 8 * GiB, peak / GiB
 
 
-def test_a_drop_put_from_the_worker_host_is_predicted_once(cluster, two_hosts, training_two_hosts, tmp_path):
+def test_blocks_have_two_replicas(cluster, growing_run):
+    """Files written by Spark (the curated data) and by a Ray job through hdfs-native (the model)."""
+    run = path_segment(growing_run[0])
+    for folder in (f"{LAKE}/datasets/curated/{run}", f"{LAKE}/models/salary/{run}"):
+        fsck = cluster.head.exec("namenode", "hdfs", "fsck", folder, "-files", "-blocks", "-locations").stdout
+        assert "Status: HEALTHY" in fsck
+        assert " repl=2" in fsck and " repl=1" not in fsck, fsck[-3000:]
+
+
+def test_a_drop_put_from_the_worker_host_is_predicted_once(cluster, two_hosts, growing_run, tmp_path):
     name = "from-worker-host.parquet"
     pq.write_table(pa.table(people(3_000, 11, 11 * 10**9)).drop_columns(["salary"]), tmp_path / name)
     (datanode,) = two_hosts.containers("datanode")
@@ -124,12 +143,75 @@ def test_a_host_without_the_secrets_cannot_join(cluster, two_hosts):
     assert len(cluster.ray_nodes()) == nodes
 
 
-def test_spark_work_lands_on_every_host_of_the_run(cluster, two_hosts, cut_run):
-    addresses = {cluster.head_host.address, two_hosts.host.address}
-    assert executor_hosts(cluster, set(SPARK_TASKS)) == addresses
+SPARK_PROBE = """
+import sys
+from pyspark.sql import SparkSession
+marker = sys.argv[1]
+sc = SparkSession.builder.appName("marker-probe").getOrCreate().sparkContext
+rows = sc.parallelize([marker + str(i) for i in range(20000)], 12)
+print("GROUPS", rows.map(lambda s: (hash(s) % 7, s)).groupByKey().mapValues(lambda v: sum(map(len, v))).collect())
+"""
+
+RAY_PROBE = """
+import sys, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+ray.init()
+marker, node = sys.argv[1], sys.argv[2]
+@ray.remote(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+def echo(text):
+    return text * 5000
+assert ray.get(echo.remote(marker)) == marker * 5000
+print("ECHOED")
+"""
 
 
-def test_nothing_of_ours_is_left_when_torn_down_is_checked_by_the_fixture():
-    """The session fixture asserts hosts.leftovers() == [] after the teardown; here: the check itself
-    sees a namespace of ours."""
-    assert hosts.PREFIX + "lan" in hosts.leftovers() or not hosts.MADE.exists()
+def ray_job(cluster, entrypoint: str) -> str:
+    """Submit through the Jobs API (with the token) and wait for the job's end; returns its status."""
+    head = cluster.head
+    auth = f"Authorization: Bearer {head.env['RAY_AUTH_TOKEN']}"
+    body = json.dumps({"entrypoint": entrypoint})
+    out = head.exec("airflow-api-server", "curl", "-fsS", "-H", auth, "-H", "Content-Type: application/json",
+                    "-d", body, "http://ray-head:8265/api/jobs/").stdout
+    job = json.loads(out)["submission_id"]
+    status = ""
+    for _ in range(120):
+        status = json.loads(head.exec("airflow-api-server", "curl", "-fsS", "-H", auth,
+                                      f"http://ray-head:8265/api/jobs/{job}").stdout)["status"]
+        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+            break
+        time.sleep(2)
+    return status
+
+
+def test_spark_and_ray_traffic_across_hosts_is_encrypted_and_hdfs_is_not(cluster, two_hosts, tmp_path):
+    """tcpdump on worker-1's link while a Spark job shuffles a marker string across hosts and a Ray
+    task on worker-1 returns it to the head: the marker never crosses in clear text. A file put
+    into HDFS from worker-1 does (HDFS without Kerberos is clear text), which shows the capture
+    sees payloads."""
+    worker = two_hosts.host
+    marker, hdfs_marker = f"SPARKRAY{secrets.token_hex(6)}", f"HDFSDATA{secrets.token_hex(6)}"
+    pcap = tmp_path / "link.pcap"
+    capture = subprocess.Popen(["ip", "netns", "exec", hosts.LAN, "tcpdump", "-i", worker.link, "-s", "0", "-U",
+                                "-w", str(pcap)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        head = cluster.head
+        head.exec("airflow-scheduler", "bash", "-c", f"cat > /tmp/probe.py <<'EOF'\n{SPARK_PROBE}\nEOF")
+        spark = head.exec("airflow-scheduler", "spark-submit", "--master", "spark://spark-master:7077",
+                          "--conf", "spark.ui.enabled=false", "/tmp/probe.py", marker, timeout=600)
+        assert "GROUPS" in spark.stdout, spark.stderr[-2000:]
+        (node,) = [n["node_id"] for n in cluster.ray_nodes() if n["node_ip"] == worker.address]
+        entry = f"python -c {shlex.quote(RAY_PROBE)} {marker} {node}"
+        assert ray_job(cluster, entry) == "SUCCEEDED"
+        (datanode,) = two_hosts.containers("datanode")
+        worker.docker("exec", datanode, "bash", "-c", f"printf '{hdfs_marker}%.0s' $(seq 200) > /tmp/m.txt && "
+                      f"hdfs dfs -put -f /tmp/m.txt {LAKE}/m.txt && hdfs dfs -cat {LAKE}/m.txt > /dev/null")
+        time.sleep(2)
+    finally:
+        capture.terminate()
+        capture.wait(timeout=30)
+    data = pcap.read_bytes()
+    assert executor_hosts(cluster, {"marker-probe"}) >= {worker.address}
+    assert len(data) > 100_000, len(data)
+    assert hdfs_marker.encode() in data  # the capture sees payloads: HDFS data is clear text
+    assert marker.encode() not in data  # Spark (AES) and Ray (TLS) are not
