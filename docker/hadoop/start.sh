@@ -11,9 +11,9 @@ role=${1:?namenode or datanode}
 if [ "$role" = namenode ] && [ ! -d /data/hdfs/name/current ]; then
     hdfs namenode -format -nonInteractive
 fi
-args=()
-if [ "$role" = datanode ] && [ -n "${HDFS_DATANODE_HOSTNAME:-}" ]; then
-    args=(-D "dfs.datanode.hostname=$HDFS_DATANODE_HOSTNAME")
-fi
 export HADOOP_ROOT_LOGGER=INFO,console
-exec hdfs "$role" "${args[@]}"
+# No empty-array expansion: bash before 4.4 (older Hadoop images) rejects it under `set -u`.
+if [ "$role" = datanode ] && [ -n "${HDFS_DATANODE_HOSTNAME:-}" ]; then
+    exec hdfs datanode -D "dfs.datanode.hostname=$HDFS_DATANODE_HOSTNAME"
+fi
+exec hdfs "$role"
