@@ -80,9 +80,8 @@ class WorkerHost:
 
 
 class HostsStack:
-    def __init__(self, head_host: hosts.Host, head: Stack, images: list[str], worker_images: list[str]) -> None:
-        self.head_host, self.head = head_host, head
-        self.images, self.worker_images = images, worker_images
+    def __init__(self, head_host: hosts.Host, head: Stack, worker_images: list[str]) -> None:
+        self.head_host, self.head, self.worker_images = head_host, head, worker_images
         self.workers: list[WorkerHost] = []
         self.timer = head.timer
 
@@ -177,13 +176,13 @@ def hosts_stack() -> Iterator[HostsStack]:
         head.sampler.start()
         head.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=900)
         head.timer("head: up --wait (every service healthy)", time.monotonic() - t0)
-        stack = HostsStack(head_host, head, images, worker_images)
+        stack = HostsStack(head_host, head, worker_images)
         yield stack
     finally:
         try:
             if head is not None:
                 head.sampler.stop()
-            for name, proc in _logs(head_host).items():
+            for name, proc in _logs().items():
                 (OUT / f"logs-{name}.txt").write_text(proc)
         except Exception as exc:  # noqa: BLE001 - never in the way of the teardown
             print(f"could not save the hosts' logs: {exc!r}")
@@ -200,7 +199,7 @@ def _images_of(local: Stack) -> list[str]:
     return ["postgres:16-bookworm", "apache/hadoop:3"]
 
 
-def _logs(head_host: hosts.Host) -> dict[str, str]:
+def _logs() -> dict[str, str]:
     """Every container's log on every host we made, for a failed run's diagnosis."""
     logs: dict[str, str] = {}
     made = json.loads(hosts.MADE.read_text()) if hosts.MADE.exists() else {}
