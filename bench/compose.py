@@ -42,6 +42,16 @@ def training_run(stack: Stack, rows: int, label: str) -> dict[str, Any]:
     return {"run_id": run_id, "wall": wall, "tasks": tasks}
 
 
+def print_ratios(rows: int, baseline: tuple[str, dict[str, Any]], other: tuple[str, dict[str, Any]]) -> None:
+    """Each task's seconds of two ``training_run``s and other/baseline, and the whole run's."""
+    (a_name, a_run), (b_name, b_run) = baseline, other
+    print(f"{'salary_training, ' + f'{rows:,} rows':<32}{a_name:>16}{b_name:>16}{'ratio':>8}")
+    for task in [*a_run["tasks"], "run (trigger -> success)"]:
+        a = a_run["wall"] if task.startswith("run") else a_run["tasks"][task]
+        b = b_run["wall"] if task.startswith("run") else b_run["tasks"].get(task, float("nan"))
+        print(f"{task:<32}{a:>16.1f}{b:>16.1f}{b / a:>8.2f}")
+
+
 def workers(stack: Stack) -> dict[str, int]:
     return {service: len(stack.containers(service)) for service in ("spark-worker", "ray-worker")}
 
@@ -63,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     one, two = runs["one worker each"], runs["two workers each"]
     result = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "rows": args.rows,
               "images": mode, "scale_up_seconds": scale_s, "runs": runs, "peak_container_memory_bytes": peaks}
-    print(f"{'salary_training, ' + f'{args.rows:,} rows':<32}{'1+1 workers s':>15}{'2+2 workers s':>15}{'ratio':>8}")
-    for task in [*one["tasks"], "run (trigger -> success)"]:
-        a = one["wall"] if task.startswith("run") else one["tasks"][task]
-        b = two["wall"] if task.startswith("run") else two["tasks"].get(task, float("nan"))
-        print(f"{task:<32}{a:>15.1f}{b:>15.1f}{b / a:>8.2f}")
+    print_ratios(args.rows, ("1+1 workers s", one), ("2+2 workers s", two))
     print("peak summed container memory: " + ", ".join(f"{k} {v / GB:.2f} GB" for k, v in peaks.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

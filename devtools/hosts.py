@@ -132,6 +132,24 @@ def host_up(host: Host) -> Host:
     return host
 
 
+def firewall(host: Host, role: str, head: Host) -> None:
+    """scripts/host_firewall.sh on the host, as docs/multi-host.md says: only the engines' ports
+    open to the LAN on its link (the copy in the host's folder, run in its namespace)."""
+    script = host.dir / "scripts" / "host_firewall.sh"
+    proc = subprocess.run(["ip", "netns", "exec", host.netns, "bash", str(script), role, "eth0", f"{SUBNET}.0/24",
+                           head.address], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{script} on {host.name}: {proc.stderr.strip()}")
+
+
+def refused(host: Host) -> int:
+    """Connection attempts from the LAN the host's firewall refused (its chain's "refused" rule)."""
+    out = subprocess.run(["ip", "netns", "exec", host.netns, "iptables", "-w", "-L", "SALARY-IN", "-v", "-n", "-x"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    (line,) = [line for line in out.splitlines() if "/* refused */" in line]
+    return int(line.split()[0])
+
+
 def cut(host: Host) -> None:
     """The host loses the network: its link on the LAN goes down (its engine and containers run on)."""
     ip("link", "set", host.link, "down", netns=LAN)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +43,11 @@ WORKER_SECRETS = ("RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET")
 
 
 def copy_deployment(dest: Path, files: list[str]) -> None:
-    """What a user copies to a host: the compose files named and docker/hadoop/ (HDFS settings)."""
+    """What a user copies to a host: the compose files named, docker/hadoop/ (HDFS settings) and
+    the firewall script."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in files:
+    for name in [*files, "scripts/host_firewall.sh"]:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
     shutil.rmtree(dest / "docker", ignore_errors=True)
     shutil.copytree(REPO / "docker" / "hadoop", dest / "docker" / "hadoop", symlinks=True)
@@ -84,6 +87,23 @@ class HostsStack:
         self.head_host, self.head, self.worker_images = head_host, head, worker_images
         self.workers: list[WorkerHost] = []
         self.timer = head.timer
+        # Hosts made ready in the background, one at a time (moving an image is the long part).
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="prepare")
+        self._preparing: dict[int, Future[WorkerHost]] = {}
+
+    def prepare_soon(self, index: int) -> None:
+        """Start making host ``index`` ready in the background (what ``prepare`` does)."""
+        if index not in self._preparing:
+            self._preparing[index] = self._pool.submit(self.prepare, index)
+
+    def prepared(self, index: int) -> WorkerHost:
+        """Host ``index`` made ready: waits for its background preparation, or prepares it now."""
+        self.prepare_soon(index)
+        return self._preparing[index].result()
+
+    def close(self) -> None:
+        """No preparation left running (before the teardown removes what it works on)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def prepare(self, index: int, env_overrides: dict[str, str] | None = None) -> WorkerHost:
         """A new host made ready as docs/multi-host.md says: the images loaded, its files and its part
@@ -93,6 +113,7 @@ class HostsStack:
         hosts.move_image(self.head_host, host, self.worker_images)
         self.timer(f"{host.name}: images moved (docker save | docker load)", time.monotonic() - t0)
         copy_deployment(host.dir, ["docker-compose.worker.yaml"])
+        hosts.firewall(host, "worker", self.head_host)
         certificate = issue_certificate(self.head_host.dir, host.name, host.address)
         shutil.rmtree(host.dir / "tls", ignore_errors=True)
         shutil.copytree(certificate, host.dir / "tls")
@@ -125,6 +146,12 @@ class HostsStack:
                              f"Authorization: Bearer {self.head.env['RAY_AUTH_TOKEN']}", url).stdout
         return json.loads(out)["data"]["result"]["result"]
 
+    def joined(self, n_hosts: int) -> bool:
+        """Every host counted by Spark (alive workers), Ray (alive nodes) and HDFS (live DataNodes)."""
+        workers = [w for w in self.spark_master()["workers"] if w["state"] == "ALIVE"]
+        return (len({w["host"] for w in workers}) == n_hosts and len(self.ray_nodes()) == n_hosts
+                and len(self.datanodes()) == n_hosts)
+
     def datanodes(self) -> list[str]:
         """Addresses of the live DataNodes (dfsadmin -report)."""
         report = self.head.exec("namenode", "hdfs", "dfsadmin", "-report", "-live").stdout
@@ -137,14 +164,17 @@ def _raise_on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 
 @contextmanager
-def hosts_stack() -> Iterator[HostsStack]:
+def hosts_stack(workers_ahead: int = 0) -> Iterator[HostsStack]:
     """The head host (the whole stack, host-networked where other hosts reach it) with nothing joined
-    yet; ``join()`` adds workers. Torn down whole afterwards: containers, engines, links, namespaces."""
+    yet; ``prepared(i)`` then ``up()`` add worker hosts. Worker hosts 1..``workers_ahead`` are made
+    ready in the background from the moment the head starts, as an operator may prepare machines
+    while the head comes up. Torn down whole afterwards: containers, engines, links, namespaces."""
     hosts.teardown()  # what an interrupted run left
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     OUT.mkdir(parents=True, exist_ok=True)
     head_host = hosts.Host("head", 0)
     head: Stack | None = None
+    stack: HostsStack | None = None
     made_local = not docker_engine.LOCAL.running() and not os.environ.get("DOCKER_HOST")
     try:
         # Images are built where the registries are reachable: this machine's engine.
@@ -161,6 +191,7 @@ def hosts_stack() -> Iterator[HostsStack]:
         if made_local:
             docker_engine.stop()  # built and moved: this machine's engine is not part of the cluster
         copy_deployment(head_host.dir, [*HEAD_FILES, "docker-compose.offline.yaml"])
+        hosts.firewall(head_host, "head", head_host)
         env = write_env_file(head_host.dir / ".env")
         extra = {"HEAD_ADDRESS": head_host.address, "AIRFLOW_UI_PORT": "8080", "SPARK_UI_PORT": "18080",
                  "RAY_DASHBOARD_PORT": "8265", "HDFS_UI_PORT": "9870"}
@@ -172,14 +203,18 @@ def hosts_stack() -> Iterator[HostsStack]:
                      docker_host=head_host.engine.host, ui_address=head_host.address)
         head.mode, head.timer = local.mode, local.timer
         head.sampler = StatsSampler(head, path=OUT / "docker-stats-head.json")  # the head host's containers
+        stack = HostsStack(head_host, head, worker_images)
+        for index in range(1, workers_ahead + 1):
+            stack.prepare_soon(index)
         t0 = time.monotonic()
         head.sampler.start()
         head.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=900)
         head.timer("head: up --wait (every service healthy)", time.monotonic() - t0)
-        stack = HostsStack(head_host, head, worker_images)
         yield stack
     finally:
         try:
+            if stack is not None:
+                stack.close()
             if head is not None:
                 head.sampler.stop()
             for name, proc in _logs().items():

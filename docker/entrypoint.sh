@@ -16,6 +16,8 @@ if [ -n "${SPARK_AUTH_SECRET:-}" ]; then
         if [ -n "${SPARK_DRIVER_HOST:-}" ]; then
             printf 'spark.driver.host %s\nspark.driver.bindAddress 0.0.0.0\n' "$SPARK_DRIVER_HOST"
             printf 'spark.driver.port 7100\nspark.driver.blockManager.port 7110\nspark.port.maxRetries 7\n'
+            # Executors (given the driver's settings) bind their block managers at 7120-7127.
+            printf 'spark.blockManager.port 7120\n'
         fi
     } > "${SPARK_CONF_DIR:?}/spark-defaults.conf"
     unset SPARK_AUTH_SECRET

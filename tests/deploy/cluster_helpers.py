@@ -13,6 +13,7 @@ TRAINING, PREDICT = "salary_training", "salary_batch_predict"
 SPARK_TASKS = ("generate_dataset", "etl_benchmark", "top_earners", "age_distribution")
 ALL_TASKS = {*SPARK_TASKS, "tune_model", "promote_model"}
 SMALL_ROWS, FAULT_ROWS = 20_000, 1_000_000
+HOSTS_RUN = "1M rows: a third host joins, worker-1 cut off twice"  # the multi-host run's phase
 LAKE = "/lake"
 GiB = 1024**3
 

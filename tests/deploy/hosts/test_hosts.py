@@ -14,7 +14,7 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from cluster_helpers import LAKE, PREDICT, GiB, manifest, path_segment, people, wait_until
+from cluster_helpers import HOSTS_RUN, LAKE, PREDICT, GiB, manifest, path_segment, people, wait_until
 
 from devtools import hosts
 from devtools.hosts_stack import IMAGE
@@ -49,80 +49,6 @@ def test_a_worker_host_holds_only_the_engines_secrets(cluster, two_hosts):
     for name in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET"):
         assert name not in env and cluster.head.env[name] not in env
     assert not (two_hosts.host.dir / "tls" / "ca.key").exists()  # the CA's key stays on the head
-
-
-def test_training_uses_every_host_and_a_host_joined_mid_run_from_its_next_stage(cluster, growing_run):
-    run_id, tis, joined_at = growing_run
-    assert {ti["state"] for ti in tis.values()} == {"success"}
-    head, first, second = cluster.head_host.address, *(w.host.address for w in cluster.workers)
-    assert executor_hosts(cluster, {"generate_dataset"}) >= {head, first}
-    # Every Spark stage that started after the third host joined ran executors on all three hosts.
-    later = [t for t in ("etl_benchmark", "top_earners", "age_distribution")
-             if dt.datetime.fromisoformat(tis[t]["start_date"]) > joined_at]
-    assert later, {t: ti["start_date"] for t, ti in tis.items()}
-    for task_id in later:
-        assert executor_hosts(cluster, {task_id}) == {head, first, second}, task_id
-    assert dt.datetime.fromisoformat(tis["tune_model"]["start_date"]) > joined_at
-    metrics = json.loads(cluster.head.hdfs_cat(f"{LAKE}/models/salary/{path_segment(run_id)}/metrics.json"))
-    assert {trial["node_ip"] for trial in metrics["trials"]} == {head, first, second}, metrics["trials"]
-
-
-def test_the_head_host_runs_1m_rows_in_8_gib(cluster, growing_run):
-    """The head's containers (Airflow, the drivers, Postgres, the Spark master and a worker, the Ray
-    head, HDFS), summed at each `docker stats` sample, through the 1M-row run."""
-    peak = cluster.head.sampler.peaks["1M rows, two hosts then three"]["sum_bytes"]
-    assert 0 < peak < 8 * GiB, peak / GiB
-
-
-def test_blocks_have_two_replicas(cluster, growing_run):
-    """Files written by Spark (the curated data) and by a Ray job through hdfs-native (the model)."""
-    run = path_segment(growing_run[0])
-    for folder in (f"{LAKE}/datasets/curated/{run}", f"{LAKE}/models/salary/{run}"):
-        fsck = cluster.head.exec("namenode", "hdfs", "fsck", folder, "-files", "-blocks", "-locations").stdout
-        assert "Status: HEALTHY" in fsck
-        assert " repl=2" in fsck and " repl=1" not in fsck, fsck[-3000:]
-
-
-def test_a_drop_put_from_the_worker_host_is_predicted_once(cluster, two_hosts, growing_run, tmp_path):
-    name = "from-worker-host.parquet"
-    pq.write_table(pa.table(people(3_000, 11, 11 * 10**9)).drop_columns(["salary"]), tmp_path / name)
-    (datanode,) = two_hosts.containers("datanode")
-    two_hosts.host.docker("cp", str(tmp_path / name), f"{datanode}:/tmp/{name}")
-    cluster.head.api("PATCH", f"/dags/{PREDICT}", {"is_paused": False})
-    try:
-        two_hosts.host.docker("exec", datanode, "bash", "-c", f"hdfs dfs -mkdir -p {LAKE}/drops/incoming && "
-                              f"hdfs dfs -put /tmp/{name} {LAKE}/drops/incoming/{name}")
-        wait_until(lambda: cluster.head.hdfs("-test", "-e", f"{LAKE}/predictions/{name}/_SUCCESS",
-                                             check=False).returncode == 0, 600, f"{name} to be published")
-    finally:
-        cluster.head.api("PATCH", f"/dags/{PREDICT}", {"is_paused": True})
-    doc = manifest(cluster.head, name)
-    assert (doc["rows_in"], doc["rows_predicted"], doc["rows_rejected"]) == (3_000, 3_000, 0)
-    assert cluster.head.hdfs_ls(f"{LAKE}/drops/processed") == [name]
-    def runs() -> list[dict]:
-        return cluster.head.api("GET", f"/dags/{PREDICT}/dagRuns?limit=100")["dag_runs"]
-
-    wait_until(lambda: all(r["state"] in ("success", "failed") for r in runs()), 300, "prediction runs to end")
-    assert runs() and {r["state"] for r in runs()} == {"success"}, runs()
-
-
-def test_the_run_survives_the_worker_host_cut_off_twice(cluster, two_hosts, cut_run):
-    run_id, tis, events = cut_run
-    assert events["cut while etl_benchmark was"] == "running" and events["cut while tune_model was"] == "deferred"
-    assert {ti["state"] for ti in tis.values()} == {"success"}
-    run = path_segment(run_id)
-    head = cluster.head
-    assert head.hdfs_cat(f"{LAKE}/datasets/curated/_CURRENT").strip() == run
-    assert head.hdfs_ls(f"{LAKE}/datasets/curated").count(run) == 1
-    etl = json.loads(head.hdfs_cat(f"{LAKE}/reports/etl_benchmark/{run}/metrics.json"))
-    assert etl["rows_in"] == etl["rows_rejected"] + etl["duplicates_dropped"] + etl["rows_out"]
-    assert head.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
-    assert "metrics.json" in head.hdfs_ls(f"{LAKE}/models/salary/{run}")
-    fsck = head.exec("namenode", "hdfs", "fsck", "/").stdout
-    assert "Status: HEALTHY" in fsck and "MISSING" not in fsck, fsck[-2000:]  # HEALTHY: no missing or corrupt block
-    counts = {row.split(":", 1)[0].strip(): row.split(":", 1)[1].split()[0] for row in fsck.splitlines()
-              if row.strip().startswith(("Missing blocks:", "Corrupt blocks:"))}  # Hadoop 2.7 prints no Missing blocks
-    assert counts.get("Corrupt blocks") == "0" and counts.get("Missing blocks", "0") == "0", counts
 
 
 def test_a_host_without_the_secrets_cannot_join(cluster, two_hosts):
@@ -206,7 +132,8 @@ def test_spark_and_ray_traffic_across_hosts_is_encrypted_and_hdfs_is_not(cluster
         assert ray_job(cluster, entry) == "SUCCEEDED"
         (datanode,) = two_hosts.containers("datanode")
         worker.docker("exec", datanode, "bash", "-c", f"printf '{hdfs_marker}%.0s' $(seq 200) > /tmp/m.txt && "
-                      f"hdfs dfs -put -f /tmp/m.txt {LAKE}/m.txt && hdfs dfs -cat {LAKE}/m.txt > /dev/null")
+                      f"hdfs dfs -mkdir -p {LAKE} && hdfs dfs -put -f /tmp/m.txt {LAKE}/m.txt && "
+                      f"hdfs dfs -cat {LAKE}/m.txt > /dev/null")
         time.sleep(2)
     finally:
         capture.terminate()
@@ -216,3 +143,141 @@ def test_spark_and_ray_traffic_across_hosts_is_encrypted_and_hdfs_is_not(cluster
     assert len(data) > 100_000, len(data)
     assert hdfs_marker.encode() in data  # the capture sees payloads: HDFS data is clear text
     assert marker.encode() not in data  # Spark (AES) and Ray (TLS) are not
+
+
+def test_training_uses_every_host_and_a_host_joined_mid_run_from_its_next_stage(cluster, training_run):
+    run_id, tis, events = training_run
+    assert {ti["state"] for ti in tis.values()} == {"success"}
+    head, first, second = cluster.head_host.address, *(w.host.address for w in cluster.workers[:2])
+    assert executor_hosts(cluster, {"generate_dataset"}) >= {head, first}
+    # The third host joined while generate_dataset ran; every Spark stage that started after ran
+    # executors on it (and on the head; worker-1 was cut off during the ETL).
+    assert events["generate_dataset when it had joined"] == "running"
+    joined_at = dt.datetime.fromisoformat(events["third host joined"])
+    later = [t for t in ("etl_benchmark", "top_earners", "age_distribution")
+             if dt.datetime.fromisoformat(tis[t]["start_date"]) > joined_at]
+    assert "etl_benchmark" in later, {t: ti["start_date"] for t, ti in tis.items()}
+    for task_id in later:
+        assert executor_hosts(cluster, {task_id}) >= {head, second}, task_id
+    assert dt.datetime.fromisoformat(tis["tune_model"]["start_date"]) > joined_at
+    metrics = json.loads(cluster.head.hdfs_cat(f"{LAKE}/models/salary/{path_segment(run_id)}/metrics.json"))
+    nodes = {trial["node_ip"] for trial in metrics["trials"]}
+    assert {head, second} <= nodes <= {head, first, second}, metrics["trials"]
+
+
+def test_the_head_host_runs_1m_rows_in_8_gib(cluster, training_run):
+    """The head's containers (Airflow, the drivers, Postgres, the Spark master and a worker, the Ray
+    head, HDFS), summed at each `docker stats` sample, through the 1M-row run."""
+    peak = cluster.head.sampler.peaks[HOSTS_RUN]["sum_bytes"]
+    assert 0 < peak < 8 * GiB, peak / GiB
+
+
+def test_blocks_have_two_replicas(cluster, training_run):
+    """Files written by Spark (the curated data) and by a Ray job through hdfs-native (the model)."""
+    run = path_segment(training_run[0])
+    for folder in (f"{LAKE}/datasets/curated/{run}", f"{LAKE}/models/salary/{run}"):
+        fsck = cluster.head.exec("namenode", "hdfs", "fsck", folder, "-files", "-blocks", "-locations").stdout
+        assert "Status: HEALTHY" in fsck
+        assert " repl=2" in fsck and " repl=1" not in fsck, fsck[-3000:]
+
+
+def test_a_drop_put_from_the_worker_host_is_predicted_once(cluster, two_hosts, training_run, tmp_path):
+    name = "from-worker-host.parquet"
+    pq.write_table(pa.table(people(3_000, 11, 11 * 10**9)).drop_columns(["salary"]), tmp_path / name)
+    (datanode,) = two_hosts.containers("datanode")
+    two_hosts.host.docker("cp", str(tmp_path / name), f"{datanode}:/tmp/{name}")
+    cluster.head.api("PATCH", f"/dags/{PREDICT}", {"is_paused": False})
+    try:
+        two_hosts.host.docker("exec", datanode, "bash", "-c", f"hdfs dfs -mkdir -p {LAKE}/drops/incoming && "
+                              f"hdfs dfs -put /tmp/{name} {LAKE}/drops/incoming/{name}")
+        wait_until(lambda: cluster.head.hdfs("-test", "-e", f"{LAKE}/predictions/{name}/_SUCCESS",
+                                             check=False).returncode == 0, 600, f"{name} to be published")
+    finally:
+        cluster.head.api("PATCH", f"/dags/{PREDICT}", {"is_paused": True})
+    doc = manifest(cluster.head, name)
+    assert (doc["rows_in"], doc["rows_predicted"], doc["rows_rejected"]) == (3_000, 3_000, 0)
+    assert cluster.head.hdfs_ls(f"{LAKE}/drops/processed") == [name]
+    def runs() -> list[dict]:
+        return cluster.head.api("GET", f"/dags/{PREDICT}/dagRuns?limit=100")["dag_runs"]
+
+    wait_until(lambda: all(r["state"] in ("success", "failed") for r in runs()), 300, "prediction runs to end")
+    assert runs() and {r["state"] for r in runs()} == {"success"}, runs()
+
+
+def test_the_run_survives_the_worker_host_cut_off_twice(cluster, two_hosts, training_run):
+    run_id, tis, events = training_run
+    assert events["cut while etl_benchmark was"] == "running" and events["cut while tune_model was"] == "deferred"
+    assert {ti["state"] for ti in tis.values()} == {"success"}
+    run = path_segment(run_id)
+    head = cluster.head
+    assert head.hdfs_cat(f"{LAKE}/datasets/curated/_CURRENT").strip() == run
+    assert head.hdfs_ls(f"{LAKE}/datasets/curated").count(run) == 1
+    etl = json.loads(head.hdfs_cat(f"{LAKE}/reports/etl_benchmark/{run}/metrics.json"))
+    assert etl["rows_in"] == etl["rows_rejected"] + etl["duplicates_dropped"] + etl["rows_out"]
+    assert head.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
+    assert "metrics.json" in head.hdfs_ls(f"{LAKE}/models/salary/{run}")
+    fsck = head.exec("namenode", "hdfs", "fsck", "/").stdout
+    assert "Status: HEALTHY" in fsck and "MISSING" not in fsck, fsck[-2000:]  # HEALTHY: no missing or corrupt block
+    counts = {row.split(":", 1)[0].strip(): row.split(":", 1)[1].split()[0] for row in fsck.splitlines()
+              if row.strip().startswith(("Missing blocks:", "Corrupt blocks:"))}  # Hadoop 2.7 prints no Missing blocks
+    assert counts.get("Corrupt blocks") == "0" and counts.get("Missing blocks", "0") == "0", counts
+
+
+def connects(netns: str, address: str, port: int) -> bool:
+    """A TCP connection from inside the namespace (a host, as any program on it would)."""
+    probe = (f"import socket; s = socket.socket(); s.settimeout(4); "
+             f"print(s.connect_ex(({address!r}, {port})))")
+    out = subprocess.run(["ip", "netns", "exec", netns, "python3", "-c", probe], capture_output=True, text=True,
+                         timeout=30).stdout.strip()
+    return out == "0"
+
+
+def test_between_hosts_only_the_engines_ports_are_open(cluster, two_hosts, training_run):
+    """Every host ran behind scripts/host_firewall.sh from before it joined. Nothing the deployment
+    did (joins, the run with its cuts, the drop) was refused; from another host, services that
+    listen on the head's address but are not for other hosts (Ray's dashboard and Jobs API, the
+    NameNode's HTTP and WebHDFS) are unreachable, while they answer on the head itself."""
+    machines = [cluster.head_host, *(w.host for w in cluster.workers)]
+    assert {m.name: hosts.refused(m) for m in machines} == {m.name: 0 for m in machines}
+    head, worker = cluster.head_host, two_hosts.host
+    for port in (8265, 9870):
+        assert connects(head.netns, head.address, port), port  # listening, on the head's address
+        assert not connects(worker.netns, head.address, port), port
+    assert connects(worker.netns, head.address, 8020)  # an engine's port, from another host
+    assert hosts.refused(head) >= 2
+
+
+def decommission_status(report: str, address: str) -> str:
+    """A DataNode's "Decommission Status" in `hdfs dfsadmin -report` (found by its address)."""
+    section = report.split(f"Name: {address}:", 1)[1].split("\n\n", 1)[0]
+    return section.split("Decommission Status :", 1)[1].splitlines()[0].strip()
+
+
+def test_a_host_taken_out_as_documented_loses_no_block(cluster, training_run):
+    """docs/multi-host.md, "Taking a host out cleanly", on the third host: HDFS decommission until
+    its blocks live elsewhere, its Spark and Ray workers stopped, then `down -v`."""
+    leaving = cluster.workers[1]
+    address, head = leaving.host.address, cluster.head
+    t0 = time.monotonic()
+    head.compose("exec", "-T", "namenode", "bash", "-c",
+                 f"echo {address} >> /data/hdfs/excludes && hdfs dfsadmin -refreshNodes")
+    wait_until(lambda: decommission_status(head.exec("namenode", "hdfs", "dfsadmin", "-report").stdout, address)
+               == "Decommissioned", 900, f"{address} to be decommissioned", interval=5)
+    cluster.timer("worker-2: HDFS decommission", time.monotonic() - t0)
+    leaving.compose("stop", "spark-worker")
+    leaving.compose("stop", "ray-worker")
+    wait_until(lambda: address not in {w["host"] for w in cluster.spark_master()["workers"] if w["state"] == "ALIVE"},
+               180, "the Spark master to drop worker-2")
+    wait_until(lambda: address not in {n["node_ip"] for n in cluster.ray_nodes()}, 180, "Ray to drop worker-2")
+    leaving.compose("down", "-v")
+    assert leaving.host.docker("ps", "-aq").stdout.split() == []
+    assert leaving.host.docker("volume", "ls", "-q").stdout.split() == []
+    fsck = head.exec("namenode", "hdfs", "fsck", "/").stdout
+    assert "Status: HEALTHY" in fsck, fsck[-2000:]
+    counts = {row.split(":", 1)[0].strip(): row.split(":", 1)[1].split()[0] for row in fsck.splitlines()
+              if row.strip().startswith(("Under-replicated blocks:", "Missing blocks:", "Corrupt blocks:"))}
+    assert counts.get("Under-replicated blocks") == "0" and counts.get("Corrupt blocks") == "0", counts
+    assert counts.get("Missing blocks", "0") == "0", counts
+    cluster.workers.remove(leaving)
+    run = path_segment(training_run[0])
+    assert head.hdfs_cat(f"{LAKE}/datasets/curated/_CURRENT").strip() == run
