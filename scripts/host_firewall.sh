@@ -34,6 +34,12 @@ case "$role" in
     worker) iptables -w -A "$chain" -s "$head" -p tcp --dport 8081 -j ACCEPT ;;
     *) echo "usage: $0 head|worker <interface> <cidr> <head address>" >&2; exit 2 ;;
 esac
+# Ray's event agents on other hosts post events to the head's dashboard (8265) over plain HTTP,
+# with the cluster's token in a header: kept closed, so the token never crosses in clear text (the
+# events stay in each node's logs). Dropped and counted apart from what nothing should try.
+if [ "$role" = head ]; then
+    iptables -w -A "$chain" -p tcp --syn --dport 8265 -m comment --comment ray-events -j DROP
+fi
 iptables -w -A "$chain" -p tcp --syn -m comment --comment refused -j DROP
 iptables -w -A "$chain" -j DROP
 iptables -w -C INPUT -i "$iface" -j "$chain" 2>/dev/null || iptables -w -I INPUT 1 -i "$iface" -j "$chain"
