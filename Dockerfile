@@ -52,9 +52,9 @@ RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps -e /opt/salary \
  && rm -rf /opt/salary/*.egg-info \
- && /opt/venv/bin/python /opt/salary/scripts/build_pyfiles.py \
- && /opt/venv/bin/python /opt/salary/scripts/spark_home.py /opt/spark-home
-# Spark runs from the venv's pyspark without its uncompiled zips and Spark ML (scripts/spark_home.py),
+ && /opt/venv/bin/python -m devtools.build.pyfiles \
+ && /opt/venv/bin/python -m devtools.build.spark_home /opt/spark-home
+# Spark runs from the venv's pyspark without its uncompiled zips and Spark ML (devtools/build/spark_home.py),
 # as in the embedded default; spark-submit's launcher is a short JVM (C1 only, serial GC).
 ENV SPARK_HOME=/opt/spark-home \
     SPARK_LAUNCHER_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"

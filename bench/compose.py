@@ -5,7 +5,7 @@ task instances) and the containers' peak memory (docker stats) of each.
 
     python -m bench.compose [--rows 1000000]
 
-Needs the Docker engine set-up provides (scripts/docker_engine.py; the stack is started and
+Needs the Docker engine set-up provides (scripts/services.py docker; the stack is started and
 torn down as in the cluster tests: devtools.cluster_stack.compose_stack). Writes
 bench/results/compose.json and prints a table.
 """

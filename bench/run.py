@@ -5,7 +5,7 @@
 
 Starts its own embedded stack (Ray head, Airflow: bench/stack.py) and measures, in this order:
   start-up    a trivial Spark job: stock `spark-submit` vs ours (UI off, class-data sharing,
-              compiled pyspark, no Spark ML: scripts/spark_home.py)
+              compiled pyspark, no Spark ML: devtools/build/spark_home.py)
   per size    generation vs numpy + pyarrow; the three ETL jobs vs DuckDB (results must match);
               tuning to the MSE target, tune_model (Ray Jobs API) vs GridSearchCV (same candidates)
   prediction  a 1M-row drop: the prediction job vs the champion's bare predict()

@@ -58,7 +58,7 @@ def spark_job(settings: Settings, lake: Lake, job: str, run_id: str, sampler: Me
 
 
 # What makes our spark-submit ours besides its arguments (scripts/env.sh): the Spark home of
-# scripts/spark_home.py and the launcher's JVM options. Stock runs from pip's pyspark as installed.
+# devtools/build/spark_home.py and the launcher's JVM options. Stock runs from pip's pyspark as installed.
 OUR_SPARK_ENV = ("SPARK_HOME", "SPARK_LAUNCHER_OPTS")
 
 
@@ -82,7 +82,7 @@ def trivial_job(cmd: list[str], sampler: MemorySampler, baseline: bool) -> dict[
 
 def startup(settings: Settings, tmp: Path, sampler: MemorySampler, repeats: int = 3) -> dict[str, Any]:
     """A trivial job: stock `spark-submit` vs ours (UI off, the class-data-sharing archives of
-    the driver and the launcher, the Spark home of scripts/spark_home.py), best of ``repeats``.
+    the driver and the launcher, the Spark home of devtools/build/spark_home.py), best of ``repeats``.
     The two run in pairs, taking turns to go first, so a slow spell of the machine (the
     benchmark's stack runs beside them) falls on both."""
     app = tmp / "trivial.py"

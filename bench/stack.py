@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import shutil
 import socket
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.airflow_services import AirflowServices, airflow_services
+from devtools.services import ray
 
 REPO = Path(__file__).resolve().parents[1]
 RAY_PORT, RAY_DASHBOARD_PORT = 6399, 8285
@@ -37,7 +37,6 @@ def embedded_stack(work_dir: Path, lake_root: str) -> Iterator[Stack]:
     with socket.socket() as probe:  # a node left by another run would pass for ours
         if probe.connect_ex(("127.0.0.1", RAY_DASHBOARD_PORT)) == 0:
             raise RuntimeError(f"port {RAY_DASHBOARD_PORT} is taken (a Ray node of another benchmark?)")
-    ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
     ray_dir = work_dir / "ray"
     shutil.rmtree(ray_dir, ignore_errors=True)
     address = f"http://127.0.0.1:{RAY_DASHBOARD_PORT}"
@@ -45,11 +44,11 @@ def embedded_stack(work_dir: Path, lake_root: str) -> Iterator[Stack]:
     shutil.rmtree(home, ignore_errors=True)
     connection = json.dumps({"conn_type": "ray", "host": "127.0.0.1", "port": RAY_DASHBOARD_PORT})
     try:  # from the start on: an interrupted start-up stops the node too (its PID is recorded first)
-        ray_local["start"](ray_dir, port=RAY_PORT, dashboard_port=RAY_DASHBOARD_PORT, num_cpus=os.cpu_count() or 2,
-                          memory_gib=8, object_store_gib=2, extra=RAY_PORTS)
+        ray.start(ray_dir, port=RAY_PORT, dashboard_port=RAY_DASHBOARD_PORT, num_cpus=os.cpu_count() or 2,
+                  memory_gib=8, object_store_gib=2, extra=RAY_PORTS)
         with airflow_services(home, REPO / "dags", AIRFLOW_VAR_LAKE_ROOT=lake_root, SALARY_LAKE_ROOT=lake_root,
                               AIRFLOW_CONN_RAY_DEFAULT=connection) as services:
             services.wait_for_dag("salary_batch_predict")
             yield Stack(address, services, lake_root)
     finally:
-        ray_local["stop"](ray_dir)
+        ray.stop(ray_dir)

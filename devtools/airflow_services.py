@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from devtools.services import free_port
 
 __all__ = ["AirflowServices", "airflow", "airflow_services", "free_port", "json_rows", "wait_for"]
 
@@ -38,12 +39,6 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(interval)
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class AirflowServices:

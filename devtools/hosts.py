@@ -1,5 +1,5 @@
 """Several hosts on one machine, for the multi-host test: each host is a network namespace with a
-Docker engine of its own (own data root, exec root and socket: devtools.docker_engine), joined by
+Docker engine of its own (own data root, exec root and socket: devtools.services.docker_engine), joined by
 veth links to a bridge in one more namespace, the LAN. This machine reaches the LAN through a link
 of its own (like an operator's laptop), so the test calls the head's Airflow UI at its address.
 
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.docker_engine import CACHE, Engine
+from devtools.services.docker_engine import CACHE, Engine
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".local" / "hosts"

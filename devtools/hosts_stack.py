@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools import docker_engine, hosts
+from devtools import hosts
 from devtools.cluster_stack import (
     PROJECT,
     REPO,
@@ -34,6 +34,7 @@ from devtools.cluster_stack import (
     compose_binary,
     write_env_file,
 )
+from devtools.services import docker_engine
 
 OUT = hosts.OUT
 IMAGE = "salary-pipeline:latest"

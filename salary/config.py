@@ -162,7 +162,7 @@ SPARK_CDS_ENV = "SALARY_SPARK_CDS"
 
 
 def spark_cds_options() -> str:
-    """JVM options that map the class-data-sharing archive scripts/spark_cds.py built (named
+    """JVM options that map the class-data-sharing archive devtools/build/spark_cds.py built (named
     by $SALARY_SPARK_CDS), or nothing when there is none."""
     archive = os.environ.get(SPARK_CDS_ENV)
     if archive and Path(archive).is_file():

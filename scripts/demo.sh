@@ -14,18 +14,18 @@ echo "[demo] full Airflow output: $log"
 # A local Ray head on loopback for tune_model (Jobs API on :8265), stopped by PID on exit
 # unless one was already running (make ui, or an earlier demo still up).
 ray_started=no
-if [ ! -f "$SALARY_RAY_DIR/ray.pid" ] || ! kill -0 "$(cat "$SALARY_RAY_DIR/ray.pid")" 2>/dev/null; then
-    python "$REPO/scripts/ray_local.py" start "$SALARY_RAY_DIR"
+if ! python "$REPO/scripts/services.py" ray status "$SALARY_RAY_DIR"; then
+    python "$REPO/scripts/services.py" ray start "$SALARY_RAY_DIR"
     ray_started=yes
 fi
 hdfs_started=no
-if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/hdfs_local.py" status "$SALARY_HDFS_DIR"; then
-    python "$REPO/scripts/hdfs_local.py" start "$SALARY_HDFS_DIR"
+if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/services.py" hdfs status "$SALARY_HDFS_DIR"; then
+    python "$REPO/scripts/services.py" hdfs start "$SALARY_HDFS_DIR"
     hdfs_started=yes
 fi
 cleanup() {
-    [ "$ray_started" = yes ] && python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"
-    [ "$hdfs_started" = yes ] && python "$REPO/scripts/hdfs_local.py" stop "$SALARY_HDFS_DIR"
+    [ "$ray_started" = yes ] && python "$REPO/scripts/services.py" ray stop "$SALARY_RAY_DIR"
+    [ "$hdfs_started" = yes ] && python "$REPO/scripts/services.py" hdfs stop "$SALARY_HDFS_DIR"
     return 0
 }
 trap cleanup EXIT

@@ -26,7 +26,7 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
 export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "ray", "host": "127.0.0.1", "port": 8265}'}
 # LAKE=file (default): a folder in .local/. LAKE=hdfs: the single-node HDFS on loopback that
-# make demo / make ui start (scripts/hdfs_local.py, data in .local/hdfs).
+# make demo / make ui start (scripts/services.py hdfs, data in .local/hdfs).
 export SALARY_HDFS_DIR=${SALARY_HDFS_DIR:-$REPO/.local/hdfs}
 if [ "${LAKE:-file}" = hdfs ]; then
     export SALARY_LAKE_ROOT=${SALARY_LAKE_ROOT:-hdfs://127.0.0.1:8020/lake}
@@ -41,20 +41,20 @@ export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$VENV/bin/python"
 export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
 # spark-submit runs from the venv's pyspark without its source-only zips and without Spark ML
-# (scripts/spark_home.py, built by setup): drivers and Python workers import the installed,
+# (devtools/build/spark_home.py, built by setup): drivers and Python workers import the installed,
 # compiled pyspark, and no session pays for spark-mllib's session extension.
 export SPARK_HOME=${SPARK_HOME:-$VENV/spark-home}
-# The driver JVM's class-data-sharing archive (scripts/spark_cds.py), valid for one JVM and one
+# The driver JVM's class-data-sharing archive (devtools/build/spark_cds.py), valid for one JVM and one
 # set of jars (the lock's pyspark, less what spark_home.py leaves out): named after both.
-export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(cat "$REPO/requirements/lock.txt" "$REPO/scripts/spark_home.py" | sha256sum | cut -c1-12).jsa}
+export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(cat "$REPO/requirements/lock.txt" "$REPO/devtools/build/spark_home.py" | sha256sum | cut -c1-12).jsa}
 # spark-submit's launcher only builds the driver's command line: C1 only, serial GC and an
 # archive of its own (spark_cds.py; a missing one is ignored) for a short JVM.
 export SALARY_SPARK_LAUNCHER_CDS=${SALARY_SPARK_LAUNCHER_CDS:-${SALARY_SPARK_CDS%.jsa}-launcher.jsa}
 export SPARK_LAUNCHER_OPTS=${SPARK_LAUNCHER_OPTS:-"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=$SALARY_SPARK_LAUNCHER_CDS -Xshare:auto"}
 
-# Ray: the embedded head lives in .local/ray (scripts/ray_local.py), on loopback addresses with
+# Ray: the embedded head lives in .local/ray (scripts/services.py ray), on loopback addresses with
 # token authentication (Ray binds some ports on every interface): nodes and clients (Airflow
-# tasks, benchmarks, tests) share the token file, created on the first `ray_local.py start`.
+# tasks, benchmarks, tests) share the token file, created on the first `services.py ray start`.
 export SALARY_RAY_DIR=${SALARY_RAY_DIR:-$REPO/.local/ray}
 export RAY_AUTH_MODE=token
 export RAY_AUTH_TOKEN_PATH=${RAY_AUTH_TOKEN_PATH:-$REPO/.local/ray-auth-token}

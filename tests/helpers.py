@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import io
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from devtools.airflow_services import airflow, free_port, json_rows, wait_for
+from devtools.airflow_services import airflow, json_rows, wait_for
+from devtools.services import free_port
 from salary.lake.fsspec_store import FsspecStore
 
-__all__ = ["STORE", "airflow", "drop_table", "free_port", "json_rows", "local", "put", "wait_for"]
+__all__ = ["STORE", "airflow", "drop_table", "free_port", "json_rows", "local", "put", "short_tmp", "wait_for"]
 
 STORE = FsspecStore()
+
+
+def short_tmp(prefix: str) -> Path:
+    """A temp dir with a short path: Ray puts Unix sockets below its --temp-dir and a socket
+    path may not exceed 107 bytes (pytest's own tmp paths grow too long)."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
 
 
 def put(uri: str, data: pa.Table | bytes = b"") -> None:

@@ -1,6 +1,6 @@
 # Stand-in for apache/hadoop:3, for machines that cannot pull it: the real NameNode and
 # DataNode of Hadoop 2.7.3 (jars from the pyspark 2.4.8 sdist on PyPI, fetched by
-# scripts/hdfs_local.py) with Debian's Jersey 1 for WebHDFS and OpenJDK 17. An `hdfs`
+# devtools/services/hdfs.py) with Debian's Jersey 1 for WebHDFS and OpenJDK 17. An `hdfs`
 # launcher with the subcommands the stack uses (namenode, datanode, dfs, dfsadmin), user
 # `hadoop`, and the configuration read from HADOOP_CONF_DIR, which the compose file mounts
 # from docker/hadoop/ for the official image and this one alike.

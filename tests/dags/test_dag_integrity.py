@@ -14,10 +14,11 @@ DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ("pandas", "numpy", "pyarrow", "aiohttp", "sklearn", "ray", "pyspark")  # fsspec: airflow.sdk loads it
 
 PROBE = """
-import json, runpy, sys
+import importlib.util, json, sys
 import airflow.sdk  # every DAG file imports it
-for path in {files!r}:
-    runpy.run_path(path)
+for i, path in enumerate({files!r}):  # as the dag-processor loads them: a module per file
+    spec = importlib.util.spec_from_file_location(f"dag_file_{{i}}", path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
 print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 

@@ -52,7 +52,7 @@ def test_refit_rows_are_the_rows_that_reached_the_target_or_else_the_training_sp
 
 
 @pytest.mark.slow
-def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that_model(ray_cluster, tmp_path):
+def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that_model(ray_gcs_address, tmp_path):
     """A real Ray Tune search (on the test's Ray head): an easy target is reached on the first
     rung, the search ends there, and the model that reached it comes back ready to predict."""
     import ray
@@ -68,7 +68,7 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
               "space": {"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
                         "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [100]},
                         "l2_regularization": {"uniform": [0.0, 0.1]}}}
-    ray.init(address="127.0.0.2:6389")  # the ray_cluster fixture's head (its GCS port)
+    ray.init(address=ray_gcs_address)
     try:
         result = search("easy", preset, data, str(tmp_path), target_mse=1.5)
     finally:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import short_tmp
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, short_tmp, wait_for
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +85,6 @@ def test_stopping_make_ui_stops_every_process_it_started(tmp_path, sig):
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        subprocess.run(["python", str(REPO / "scripts" / "ray_local.py"), "stop", str(ray_dir)], env=env,
+        subprocess.run(["python", str(REPO / "scripts" / "services.py"), "ray", "stop", str(ray_dir)], env=env,
                        capture_output=True, timeout=120)
         shutil.rmtree(ray_dir, ignore_errors=True)

@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.processes import alive, stop_recorded
+from devtools.services import CACHE
+from devtools.services.processes import alive, spawn, stop_recorded
 
-CACHE = Path(os.environ.get("SALARY_CACHE", Path.home() / ".cache" / "salary-pipeline"))
 PACKAGES = ["docker.io"]
 
 
@@ -88,9 +88,7 @@ class Engine:
         else:
             # nsenter, not `ip netns exec`: that remounts /sys and hides the cgroup mounts dockerd needs.
             cmd = ["nsenter", f"--net=/var/run/netns/{self.netns}", *cmd]
-        log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 - stays open for the daemon's lifetime
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid_file.write_text(str(proc.pid))
+        proc = spawn(cmd, self.root / "dockerd.log", self.pid_file)
         deadline = time.monotonic() + timeout
         while not answers(self.host):
             if proc.poll() is not None:

@@ -1,6 +1,6 @@
 """Build the Spark home our spark-submit runs from: the pip-installed pyspark, less two costs.
 
-    python scripts/spark_home.py DIR      # idempotent; SPARK_HOME=DIR (scripts/env.sh, Dockerfile)
+    python -m devtools.build.spark_home DIR      # idempotent; SPARK_HOME=DIR (scripts/env.sh, Dockerfile)
 
 pip's pyspark is a Spark home of its own (jars/, bin/, sbin/) that also carries
 python/lib/pyspark.zip and the py4j zip: source-only copies of the installed packages, which

@@ -10,8 +10,20 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+
+def spawn(cmd: Sequence[str], log: Path, pid_file: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start ``cmd`` in its own session, its output appended to ``log``, its PID written to
+    ``pid_file`` (what ``stop_recorded`` stops it by)."""
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=dict(env) if env else None,
+                                start_new_session=True)
+    pid_file.write_text(str(proc.pid))
+    return proc
 
 
 def exited(pid: int) -> bool:
@@ -28,6 +40,7 @@ def exited(pid: int) -> bool:
 
 
 def alive(pid_file: Path) -> bool:
+    """Whether the process recorded in ``pid_file`` runs."""
     if not pid_file.exists():
         return False
     try:

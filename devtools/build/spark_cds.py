@@ -1,6 +1,6 @@
 """Build the JVM class-data-sharing archives that cut a Spark job's start-up.
 
-    python scripts/spark_cds.py ARCHIVE LAUNCHER_ARCHIVE   # idempotent: nothing to do when they exist
+    python -m devtools.build.spark_cds ARCHIVE LAUNCHER_ARCHIVE   # idempotent: nothing to do when they exist
 
 Runs a small Spark workload of the kind our jobs do (Parquet write and read, an aggregation,
 a window, a sort) in a driver started with ``-XX:ArchiveClassesAtExit``: the JVM dumps the

@@ -1,9 +1,5 @@
 """A Spark standalone cluster on loopback (a master and a worker from the pip pyspark), stopped
-by their PIDs.
-
-    python scripts/spark_local.py start DIR [--port 7077 --webui-port 18080 --worker-webui-port 18081
-                                             --cores 2 --memory 2g]
-    python scripts/spark_local.py stop DIR
+by their PIDs (``python scripts/services.py spark start|stop DIR``).
 
 The master's web UI moves off 8080 (Airflow's). Each daemon is `spark-class` in its own
 session; its PID is recorded in DIR and SIGTERM to it stops it (and the worker's executors).
@@ -11,16 +7,13 @@ session; its PID is recorded in DIR and SIGTERM to it stops it (and the worker's
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from devtools.processes import stop_recorded
+from devtools.services.processes import alive, spawn, stop_recorded
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
@@ -46,10 +39,7 @@ def start(root: Path, *, port: int = 7077, webui_port: int = 18080, worker_webui
                    "--memory", memory, "--work-dir", str(root / "work"), url],
     }
     for name, args in daemons.items():
-        log = open(root / f"{name}.log", "ab")  # noqa: SIM115 - open for the daemon's life
-        proc = subprocess.Popen(["spark-class", *args], stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        (root / f"{name}.pid").write_text(str(proc.pid))
+        spawn(["spark-class", *args], root / f"{name}.log", root / f"{name}.pid", env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -68,24 +58,6 @@ def stop(root: Path, timeout: float = 30) -> None:
         stop_recorded(root / f"{name}.pid", timeout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Spark standalone master + worker on loopback")
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--port", type=int, default=7077)
-    parser.add_argument("--webui-port", type=int, default=18080)
-    parser.add_argument("--worker-webui-port", type=int, default=18081)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--memory", default="2g")
-    args = parser.parse_args(argv)
-    if args.action == "stop":
-        stop(args.dir)
-        return 0
-    url = start(args.dir, port=args.port, webui_port=args.webui_port, worker_webui_port=args.worker_webui_port,
-                cores=args.cores, memory=args.memory)
-    print(f"Spark master {url} (UI http://127.0.0.1:{args.webui_port}) with one worker")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def running(root: Path) -> bool:
+    """Whether the master started in ``root`` runs."""
+    return alive(root / "master.pid")

@@ -1,6 +1,7 @@
 """Build build/salary.zip, the shared package shipped to Spark with --py-files.
 
-Run by setup and by the test session, so a job never imports a stale copy of the package.
+Run by setup (``python -m devtools.build.pyfiles``), the image build and the test session, so a
+job never imports a stale copy of the package.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from devtools.services import REPO
 
 
 def build(repo: Path = REPO) -> Path:
@@ -23,5 +24,11 @@ def build(repo: Path = REPO) -> Path:
     return out
 
 
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    print(build(Path(args[0]) if args else REPO))
+    return 0
+
+
 if __name__ == "__main__":
-    print(build(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO))
+    sys.exit(main())

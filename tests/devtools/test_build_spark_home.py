@@ -1,16 +1,16 @@
-"""scripts/spark_home.py: the Spark home spark-submit runs from, and what a real driver gets from it."""
+"""devtools.build.spark_home: the Spark home spark-submit runs from, and what a real driver gets from it."""
 
 from __future__ import annotations
 
 import os
-import runpy
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from devtools.build.spark_home import build
+
 REPO = Path(__file__).resolve().parents[2]
-build = runpy.run_path(str(REPO / "scripts" / "spark_home.py"))["build"]
 
 
 def fake_pyspark(root: Path, jars: tuple[str, ...] = ("spark-core_2.13-4.2.0.jar", "spark-mllib_2.13-4.2.0.jar",

@@ -1,4 +1,4 @@
-"""The embedded Ray node (scripts/ray_local.py) takes only clients with the token: Ray 2.60
+"""The embedded Ray node (devtools.services.ray) takes only clients with the token: Ray 2.60
 binds some of its ports on every interface, so loopback addresses alone do not keep it private."""
 
 from __future__ import annotations

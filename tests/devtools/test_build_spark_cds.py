@@ -1,12 +1,8 @@
-"""scripts/spark_cds.py: the options its launcher archive is dumped with."""
+"""devtools.build.spark_cds: the options its launcher archive is dumped with."""
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
-launcher_options = runpy.run_path(str(REPO / "scripts" / "spark_cds.py"))["launcher_options"]
+from devtools.build.spark_cds import launcher_options
 
 
 def test_the_launcher_archive_is_dumped_with_the_configured_options_but_the_archive_they_map(tmp_path):

@@ -1,7 +1,5 @@
-"""Start or stop a local Ray node on loopback for the embedded default; stopped by its PID.
-
-    python scripts/ray_local.py start DIR [--port 6379 --dashboard-port 8265 ...]
-    python scripts/ray_local.py stop DIR
+"""A local Ray node on loopback for the embedded default, the tests and the benchmarks; stopped
+by its PID (``python scripts/services.py ray start|stop DIR``).
 
 `ray start --block` stays in the foreground as the parent of every process it starts, and
 stops them all on SIGTERM, so the node is stopped by that one PID (never `ray stop`, which
@@ -14,22 +12,21 @@ clients (JobSubmissionClient, ray.init) read it from that environment.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from devtools.processes import alive, stop_recorded
+from devtools.services import REPO
+from devtools.services.processes import alive, spawn, stop_recorded
 
 GiB = 1024**3
 
 
-DEFAULT_TOKEN = Path(__file__).resolve().parents[1] / ".local" / "ray-auth-token"
+DEFAULT_TOKEN = REPO / ".local" / "ray-auth-token"
 
 
 def ray_env() -> dict[str, str]:
@@ -68,9 +65,7 @@ def start(root: Path, *, node_ip: str = "127.0.0.2", port: int = 6379, dashboard
     else:
         cmd += ["--head", f"--port={port}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
                 "--include-dashboard=true"]
-    log = open(root / "ray.log", "ab")  # noqa: SIM115 - stays open for the node's lifetime
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=ray_env(), start_new_session=True)
-    (root / "ray.pid").write_text(str(proc.pid))
+    proc = spawn(cmd, root / "ray.log", root / "ray.pid", ray_env())
     if not head_address:
         wait_for_jobs_api(f"http://127.0.0.1:{dashboard_port}", proc, timeout)
     return proc.pid
@@ -98,24 +93,6 @@ def stop(root: Path, timeout: float = 60) -> None:
     stop_recorded(root / "ray.pid", timeout)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="local Ray node on loopback")
-    parser.add_argument("action", choices=["start", "stop"])
-    parser.add_argument("dir", type=Path)
-    parser.add_argument("--port", type=int, default=6379)
-    parser.add_argument("--dashboard-port", type=int, default=8265)
-    parser.add_argument("--num-cpus", type=int, default=2)
-    args = parser.parse_args(argv)
-    if args.action == "start":
-        if alive(args.dir / "ray.pid"):
-            print(f"Ray already running (pid {(args.dir / 'ray.pid').read_text()})")
-            return 0
-        pid = start(args.dir, port=args.port, dashboard_port=args.dashboard_port, num_cpus=args.num_cpus)
-        print(f"Ray head up on http://127.0.0.1:{args.dashboard_port} (pid {pid})")
-    else:
-        stop(args.dir)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def running(root: Path) -> bool:
+    """Whether the node started in ``root`` runs."""
+    return alive(root / "ray.pid")

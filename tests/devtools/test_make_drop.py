@@ -1,8 +1,7 @@
-"""`make drop` / scripts/make_drop.py: a complete drop, or a clear error."""
+"""`make drop` / scripts/make_drop.py (devtools.make_drop): a complete drop, or a clear error."""
 
 from __future__ import annotations
 
-import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,16 +9,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from devtools.make_drop import main
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "make_drop.py"
 
 
-@pytest.fixture
-def main():
-    return runpy.run_path(str(SCRIPT))["main"]
-
-
-def test_a_drop_is_complete_with_its_marker_last(main, tmp_path):
+def test_a_drop_is_complete_with_its_marker_last(tmp_path):
     assert main(["batch", "--rows", "1000", "--files", "3", "--lake-root", f"file://{tmp_path}"]) == 0
     drop = tmp_path / "drops" / "incoming" / "batch"
     parts = sorted(p.name for p in drop.glob("*.parquet"))
@@ -33,13 +29,13 @@ def test_a_drop_is_complete_with_its_marker_last(main, tmp_path):
     (["--rows", "5", "--files", "6"], "need 1 <= --files <= --rows"),
     (["--rows", "0"], "need 1 <= --files <= --rows"),
 ])
-def test_impossible_sizes_are_refused(main, tmp_path, capsys, argv, message):
+def test_impossible_sizes_are_refused(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(["x", *argv, "--lake-root", f"file://{tmp_path}"])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_name_in_use_is_refused_and_the_drop_kept(main, tmp_path, capsys):
+def test_a_name_in_use_is_refused_and_the_drop_kept(tmp_path, capsys):
     main(["batch", "--rows", "10", "--lake-root", f"file://{tmp_path}"])
     with pytest.raises(SystemExit):
         main(["batch", "--rows", "10", "--lake-root", f"file://{tmp_path}"])
@@ -55,7 +51,7 @@ def test_a_python_without_the_venv_gets_told_how_to_run_it(tmp_path):
     assert "make drop NAME=" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_a_changed_world_shifts_ages_and_raises_pay_in_a_band(main, tmp_path):
+def test_a_changed_world_shifts_ages_and_raises_pay_in_a_band(tmp_path):
     lake = f"file://{tmp_path}"
     main(["same", "--rows", "20000", "--seed", "5", "--lake-root", lake])
     main(["changed", "--rows", "20000", "--seed", "5", "--lake-root", lake, "--ages", "50-80",
@@ -69,7 +65,7 @@ def test_a_changed_world_shifts_ages_and_raises_pay_in_a_band(main, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--ages", "80-50"], ["--ages", "x"], ["--pay-rise", "60-80"]])
-def test_a_malformed_world_is_a_usage_error(main, tmp_path, capsys, argv):
+def test_a_malformed_world_is_a_usage_error(tmp_path, capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         main(["x", "--rows", "10", "--lake-root", f"file://{tmp_path}", *argv])
     assert exit_.value.code == 2 and "LOW-HIGH" in capsys.readouterr().err

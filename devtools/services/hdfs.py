@@ -1,9 +1,5 @@
-"""A real single-node HDFS on loopback (NameNode + DataNode + WebHDFS), stopped by its PIDs.
-
-    python scripts/hdfs_local.py fetch                 # once: Hadoop jars into the cache
-    python scripts/hdfs_local.py start DIR [--rpc-port 8020 --http-port 50070 ...]
-    python scripts/hdfs_local.py stop DIR
-    python scripts/hdfs_local.py status DIR          # exit 0 when its NameNode is running
+"""A real single-node HDFS on loopback (NameNode + DataNode + WebHDFS), stopped by its PIDs
+(``python scripts/services.py hdfs fetch|start|stop|status DIR``).
 
 No Hadoop distribution is packaged in Debian and only PyPI is reachable, so the Hadoop 2.7.3
 jars come from the pyspark 2.4.8 sdist on PyPI (pinned by sha256); WebHDFS's Jersey 1 comes
@@ -15,12 +11,10 @@ SIGTERM to those PIDs only. ``DIR/conf`` is also a client configuration director
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 import urllib.error
@@ -28,12 +22,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.processes import alive, stop_recorded
+from devtools.services import CACHE
+from devtools.services.processes import alive, spawn, stop_recorded
 
 SDIST_URL = ("https://files.pythonhosted.org/packages/13/29/1a5d7c60609dfc8fd79c86965e95ea7e9e181385d839bc43913d277effa2/"
              "pyspark-2.4.8.tar.gz")
 SDIST_SHA256 = "3a19b71b8dc8dd91ebc943604a05e1ab01bce052456d42937035632d852d78dc"
-CACHE = Path(os.environ.get("SALARY_CACHE", Path.home() / ".cache" / "salary-pipeline"))
 JARS = CACHE / "hadoop-2.7.3" / "jars"
 # WebHDFS in Hadoop 2.7 is Jersey 1; the sdist's Jersey 2 jars (for Spark) must not be on the path.
 JERSEY1 = [f"/usr/share/java/jersey1-{m}-1.19.3.jar" for m in ("core", "server", "servlet", "json")] + [
@@ -149,11 +143,7 @@ def start(root: Path, ports: Ports = Ports(), timeout: float = 90) -> dict[str, 
                        stdout=subprocess.DEVNULL, stderr=open(root / "logs" / "format.log", "wb"))  # noqa: SIM115
     pids = {}
     for name, main_class in (("namenode", NAMENODE), ("datanode", DATANODE)):
-        log = open(root / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - open for the daemon's life
-        proc = subprocess.Popen(_java(root, main_class), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        (root / f"{name}.pid").write_text(str(proc.pid))
-        pids[name] = proc.pid
+        pids[name] = spawn(_java(root, main_class), root / "logs" / f"{name}.log", root / f"{name}.pid", env).pid
     try:
         wait_ready(ports, timeout)
     except Exception:
@@ -201,38 +191,3 @@ def stop(root: Path, timeout: float = 30) -> None:
 
 def running(root: Path) -> bool:
     return alive(root / "namenode.pid")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="single-node HDFS on loopback")
-    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
-    parser.add_argument("dir", type=Path, nargs="?")
-    parser.add_argument("--rpc-port", type=int, default=Ports.rpc)
-    parser.add_argument("--http-port", type=int, default=Ports.http)
-    parser.add_argument("--datanode-port", type=int, default=Ports.datanode)
-    parser.add_argument("--datanode-http-port", type=int, default=Ports.datanode_http)
-    parser.add_argument("--datanode-ipc-port", type=int, default=Ports.datanode_ipc)
-    args = parser.parse_args(argv)
-    if args.action == "fetch":
-        print(fetch())
-        return 0
-    if args.dir is None:
-        parser.error("DIR is required")
-    if args.action == "stop":
-        stop(args.dir)
-        return 0
-    if args.action == "status":
-        return 0 if running(args.dir) else 1
-    ports = Ports(args.rpc_port, args.http_port, args.datanode_port, args.datanode_http_port, args.datanode_ipc_port)
-    if running(args.dir):
-        print(f"HDFS already running on {ports.uri}")
-        return 0
-    t0 = time.monotonic()
-    pids = start(args.dir, ports)
-    print(f"HDFS up on {ports.uri} (WebHDFS http://127.0.0.1:{ports.http}) in {time.monotonic() - t0:.1f} s,"
-          f" pids {pids}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The command line of the local services (``python scripts/services.py``):
+
+    services.py ray    start|stop|status DIR [--port 6379 --dashboard-port 8265 --num-cpus 2]
+    services.py spark  start|stop|status DIR [--port 7077 --webui-port 18080 --worker-webui-port 18081
+                                              --cores 2 --memory 2g]
+    services.py hdfs   start|stop|status DIR [--rpc-port 8020 --http-port 50070 ...]
+    services.py hdfs   fetch                  # once: Hadoop's jars into the cache
+    services.py docker start|stop|status      # start prints the DOCKER_HOST to use
+
+``start`` is idempotent (a running service is left as it is); ``status`` exits 0 when the
+service runs, 1 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from devtools.services import docker_engine, hdfs, ray, spark
+
+ACTIONS = ("start", "stop", "status")
+
+
+def _ray(args: argparse.Namespace) -> str:
+    pid = ray.start(args.dir, port=args.port, dashboard_port=args.dashboard_port, num_cpus=args.num_cpus)
+    return f"Ray head up on http://127.0.0.1:{args.dashboard_port} (pid {pid})"
+
+
+def _spark(args: argparse.Namespace) -> str:
+    url = spark.start(args.dir, port=args.port, webui_port=args.webui_port, worker_webui_port=args.worker_webui_port,
+                      cores=args.cores, memory=args.memory)
+    return f"Spark master {url} (UI http://127.0.0.1:{args.webui_port}) with one worker"
+
+
+def _hdfs_ports(args: argparse.Namespace) -> hdfs.Ports:
+    return hdfs.Ports(args.rpc_port, args.http_port, args.datanode_port, args.datanode_http_port,
+                      args.datanode_ipc_port)
+
+
+def _hdfs(args: argparse.Namespace) -> str:
+    ports = _hdfs_ports(args)
+    t0 = time.monotonic()
+    pids = hdfs.start(args.dir, ports)
+    took = time.monotonic() - t0
+    return f"HDFS up on {ports.uri} (WebHDFS http://127.0.0.1:{ports.http}) in {took:.1f} s, pids {pids}"
+
+
+# service -> (start with the parsed options -> message, stop(DIR), running(DIR))
+SERVICES: dict[str, tuple[Callable[[argparse.Namespace], str], Callable[[Path], None], Callable[[Path], bool]]] = {
+    "ray": (_ray, ray.stop, ray.running),
+    "spark": (_spark, spark.stop, spark.running),
+    "hdfs": (_hdfs, hdfs.stop, hdfs.running),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="services.py", description="local services on loopback, stopped by PID")
+    sub = top.add_subparsers(dest="service", required=True)
+    p = sub.add_parser("ray", help="a Ray head node with token authentication")
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--port", type=int, default=6379)
+    p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--num-cpus", type=int, default=2)
+    p = sub.add_parser("spark", help="a Spark standalone master and one worker")
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--port", type=int, default=7077)
+    p.add_argument("--webui-port", type=int, default=18080)
+    p.add_argument("--worker-webui-port", type=int, default=18081)
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--memory", default="2g")
+    p = sub.add_parser("hdfs", help="a single-node HDFS (NameNode, DataNode, WebHDFS)")
+    p.add_argument("action", choices=(*ACTIONS, "fetch"))
+    p.add_argument("dir", type=Path, nargs="?")
+    defaults = hdfs.Ports()
+    p.add_argument("--rpc-port", type=int, default=defaults.rpc)
+    p.add_argument("--http-port", type=int, default=defaults.http)
+    p.add_argument("--datanode-port", type=int, default=defaults.datanode)
+    p.add_argument("--datanode-http-port", type=int, default=defaults.datanode_http)
+    p.add_argument("--datanode-ipc-port", type=int, default=defaults.datanode_ipc)
+    p = sub.add_parser("docker", help="a Docker engine of our own (root)")
+    p.add_argument("action", choices=ACTIONS)
+    return top
+
+
+def _docker(action: str) -> int:
+    if action == "start":
+        print(docker_engine.start())
+    elif action == "stop":
+        docker_engine.stop()
+    else:
+        return 0 if docker_engine.LOCAL.running() else 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.service == "docker":
+        return _docker(args.action)
+    if args.action == "fetch":
+        print(hdfs.fetch())
+        return 0
+    if args.dir is None:
+        cli.error(f"{args.service} {args.action} needs DIR")
+    start, stop, running = SERVICES[args.service]
+    if args.action == "stop":
+        stop(args.dir)
+    elif args.action == "status":
+        return 0 if running(args.dir) else 1
+    elif running(args.dir):
+        print(f"{args.service} already running in {args.dir}")
+    else:
+        print(start(args))
+    return 0
