@@ -18,7 +18,7 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
 | etl_benchmark | curates `parquet_chunks/generated/` and the labelled drops' `parquet_chunks/labelled-<drop>/` into `datasets/curated/<run>/`, `datasets/rejected/<run>/`, `reports/etl_benchmark/<run>/metrics.json`; asset `salary_curated` |
 | top_earners | `reports/top_earners/<run>/` |
 | age_distribution | `reports/age_distribution/<run>/` |
-| tune_model | `models/salary/<run>/` (pipeline, ml_model.pkl, scaler.pkl, metrics, manifest, `_pictures/`); labelled rows weigh `[model] labelled_share` of the fit |
+| tune_model | `models/salary/<run>/` (model.joblib, ml_model.pkl, scaler.pkl, metrics, manifest, `_pictures/`); labelled rows weigh `[model] labelled_share` of the fit |
 | promote_model | `models/salary/champion` (only if better), `models/salary/decisions/<run>.json` (with what started the run); asset `salary_champion` when it promotes (which starts `salary_batch_predict` for drops waiting) |
 
 Trigger with params to change the dataset (`rows`, `seed`), the queries (`top_n`, `k`) or

@@ -19,7 +19,7 @@ GiB = 1024**3
 
 
 def path_segment(run_id: str) -> str:
-    """The lake's folder name for a run id (the README's rule: every non-[A-Za-z0-9._-] -> _)."""
+    """The lake's folder name for a run id (docs/pipeline.md's rule: every non-[A-Za-z0-9._-] -> _)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
 
 
