@@ -67,8 +67,9 @@ with DAG(
         """The complete drops waiting now; the watcher's events only woke the run up."""
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from salary.drops.listing import list_complete, listing_failure
+        from salary.drops.listing import list_complete
         from salary.lake import Lake
+        from salary_airflow.triggers.drops import listing_failure
 
         drops = list_complete(Lake(lake_root, SETTINGS.lake).incoming)
         failure = listing_failure([e.extra for events in (triggering_asset_events or {}).values() for e in events])

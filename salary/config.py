@@ -105,6 +105,8 @@ class ScheduleSettings:
     retries: int
     retry_delay_seconds: int
     retrain_cooldown_minutes: float
+    drops_window: str
+    drops_window_minutes: float
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
             retries=int(raw["schedule"]["retries"]),
             retry_delay_seconds=int(raw["schedule"]["retry_delay_seconds"]),
             retrain_cooldown_minutes=float(raw["schedule"]["retrain_cooldown_minutes"]),
+            drops_window=raw["schedule"]["drops_window"],
+            drops_window_minutes=float(raw["schedule"]["drops_window_minutes"]),
         ),
         spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
         model=ModelSettings(**raw["model"]),

@@ -4,7 +4,6 @@ DAG parsing import it, so it imports no pandas, numpy, pyarrow or fsspec at modu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from salary.lake.paths import SUCCESS, is_visible
 
@@ -38,15 +37,3 @@ def list_complete(uri: str) -> list[str]:
     from salary.lake.store import open_store
 
     return complete_drops(open_store(uri).entries(uri))
-
-
-def listing_failure(event_extras: Iterable[Mapping[str, Any] | None]) -> str | None:
-    """What the drop watcher reported about failed listings in a run's triggering events, if
-    anything (its event extra carries the trigger's payload)."""
-    payloads = [(extra or {}).get("payload") for extra in event_extras]
-    failures = [p for p in payloads if isinstance(p, dict) and p.get("status") == "listing_failed"]
-    if not failures:
-        return None
-    last = failures[-1]
-    return (f"the drop watcher could not list drops/incoming/ ({last.get('failures')} failures in a row, "
-            f"last: {last.get('error')}); check the NameNode / WebHDFS connection (webhdfs_default)")

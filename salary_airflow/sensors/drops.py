@@ -1,66 +1,62 @@
-"""A deferrable sensor for new complete drops in the lake's incoming folder."""
+"""A sensor for new complete drops in the lake's incoming folder: the time-window alternative to
+the event-driven drops asset (docs/pipeline.md, "Waiting for drops in a time window")."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowException
 
-from salary_airflow.triggers.drops import DropsTrigger, complete_drops_in
+from salary_airflow.hooks.lake import LakeHook
+from salary_airflow.triggers.drops import DropsTrigger
 
 
 class DropSensor(BaseSensorOperator):
-    """Wait for complete drops in ``incoming`` (hdfs:// or file:// URI); return their names.
+    """Wait for complete drops in ``incoming`` and return their names (sorted).
 
-    Deferrable by default: the waiting happens in the triggerer (DropsTrigger), so no worker
-    slot is held. HDFS is reached through the provider's WebHDFS connection
-    (``webhdfs_conn_id``: host may list several NameNodes; the hook picks the one that
-    answers). When nothing arrives before ``timeout`` the task is skipped (``soft_fail``
-    defaults to True: no drop is not a failure) or fails.
+    Deferrable (``DropsTrigger`` waits in the triggerer; no worker slot is held) when
+    ``[operators] default_deferrable`` is on, as in our deployments. HDFS is listed through
+    ``LakeHook`` (WebHDFS, NameNode failover). When nothing arrives within ``timeout`` the task
+    fails with ``AirflowSensorTimeout`` (not retried; ``soft_fail=True`` skips it instead). A
+    NameNode that cannot be listed ``failures_before_alert`` times in a row fails the task at
+    once, with the cause: an unreachable lake is not an empty one.
+
+    :param incoming: the folder to watch, an hdfs:// or file:// URI (templated).
+    :param webhdfs_conn_id: the ``webhdfs`` connection of an HDFS lake.
+    :param failures_before_alert: failed listings in a row that fail a deferred wait.
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
     """
 
-    template_fields = ("incoming",)
+    template_fields: Sequence[str] = ("incoming",)
 
-    def __init__(self, *, incoming: str, webhdfs_conn_id: str = "webhdfs_default", deferrable: bool = True,
-                 soft_fail: bool = True, **kwargs: Any) -> None:
-        super().__init__(soft_fail=soft_fail, **kwargs)
+    def __init__(self, *, incoming: str, webhdfs_conn_id: str = LakeHook.default_conn_name,
+                 failures_before_alert: int = 3,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.incoming = incoming
         self.webhdfs_conn_id = webhdfs_conn_id
+        self.failures_before_alert = failures_before_alert
         self.deferrable = deferrable
-
-    def _webhdfs(self) -> tuple[str | None, str | None]:
-        if not self.incoming.startswith("hdfs://"):
-            return None, None
-        from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
-
-        client = WebHDFSHook(self.webhdfs_conn_id).get_conn()
-        return client.url, client._session.params.get("user.name")
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        url, user = self._webhdfs()
-        self.log.info("waiting for complete drops in %s (WebHDFS %s), up to %.0f s", self.incoming, url, self.timeout)
-        self.defer(
-            trigger=DropsTrigger(self.incoming, url, user, self.poke_interval, time.time() + float(self.timeout)),
-            method_name="execute_complete",
-        )
+        self.log.info("waiting for complete drops in %s, up to %.0f s", self.incoming, self.timeout)
+        self.defer(trigger=DropsTrigger(self.incoming, self.webhdfs_conn_id, self.poke_interval,
+                                        self.failures_before_alert),
+                   method_name="execute_complete", timeout=dt.timedelta(seconds=self.timeout))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[str]:
-        if event["status"] == "ready":
-            self.log.info("drops ready: %s", event["drops"])
-            return event["drops"]
-        if event["status"] == "listing_failed":  # not "no drops": a NameNode or network problem
-            raise AirflowException(f"cannot list {self.incoming}: {event['error']}")
-        message = f"no complete drop arrived in {self.incoming} within {self.timeout:.0f} s"
-        if self.soft_fail:
-            raise AirflowSkipException(message)
-        raise TimeoutError(message)
+        if event["status"] != "success":
+            raise AirflowException(f"cannot list {self.incoming}: {event['message']}")
+        self.log.info("%s", event["message"])
+        return event["drops"]
 
     def poke(self, context: Context) -> PokeReturnValue:
-        url, user = self._webhdfs()
-        drops = asyncio.run(complete_drops_in(self.incoming, url, user))
+        drops = LakeHook(self.webhdfs_conn_id).complete_drops(self.incoming)
         return PokeReturnValue(is_done=bool(drops), xcom_value=drops)

@@ -40,7 +40,7 @@ def dagbag():
 
 def test_every_dag_imports_and_follows_the_policy(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"salary_training", "salary_batch_predict"}
+    assert set(dagbag.dag_ids) == {"salary_training", "salary_batch_predict", "salary_drops_window"}
     for dag in dagbag.dags.values():
         assert dag.tags and "salary" in dag.tags, dag.dag_id
         assert dag.catchup is False and dag.doc_md, dag.dag_id

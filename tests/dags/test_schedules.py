@@ -69,3 +69,10 @@ def test_nightly_training_runs_at_its_cron_time_after_a_run(dagbag):
     info = dag.timetable.next_dagrun_info(last_automated_data_interval=DataInterval(last, last),
                                           restriction=TimeRestriction(dag.start_date, dag.end_date, dag.catchup))
     assert (info.run_after.hour, info.run_after.minute) == (2, 0) and info.run_after > last
+
+
+def test_the_drops_window_opens_daily_at_its_configured_time(dagbag, settings, monkeypatch):
+    dag = dagbag.get_dag("salary_drops_window")
+    assert dag.timetable.summary == settings.schedule.drops_window == "0 6 * * *" and dag.catchup is False
+    now = dt.datetime.fromisoformat("2026-11-25T07:00:00+00:00")
+    assert first_run(dag, now, monkeypatch) == dt.datetime.fromisoformat("2026-11-26T06:00:00+00:00")

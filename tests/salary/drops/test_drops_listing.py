@@ -1,10 +1,10 @@
-"""Which entries of drops/incoming/ are drops, and what a run learns from the watcher's events."""
+"""Which entries of drops/incoming/ are drops."""
 
 from __future__ import annotations
 
 import pytest
 
-from salary.drops.listing import IGNORED, PENDING, READY, complete_drops, drop_state, list_complete, listing_failure
+from salary.drops.listing import IGNORED, PENDING, READY, complete_drops, drop_state, list_complete
 from salary.lake import join
 from tests.helpers import STORE, drop_table, put
 
@@ -23,19 +23,6 @@ def test_drop_state(name, is_dir, children, state):
 
 def test_complete_drops_sorted():
     assert complete_drops({"b.parquet": None, "a": ["_SUCCESS"], "c": ["x"], "d.tmp": None}) == ["a", "b.parquet"]
-
-
-def test_listing_failure_reports_the_watchers_last_error():
-    extras = [{"from_trigger": True, "payload": {"status": "ready", "drops": ["x"]}},
-              {"from_trigger": True, "payload": {"status": "listing_failed", "failures": 3, "error": "E1"}},
-              {"from_trigger": True, "payload": {"status": "listing_failed", "failures": 3, "error": "E2"}}]
-    message = listing_failure(extras)
-    assert message is not None and "E2" in message and "3 failures in a row" in message and "E1" not in message
-
-
-@pytest.mark.parametrize("extras", [[], [None], [{}], [{"payload": "x"}], [{"payload": {"status": "ready"}}]])
-def test_no_listing_failure_in_other_events(extras):
-    assert listing_failure(extras) is None
 
 
 def test_list_complete_on_lake(lake):
