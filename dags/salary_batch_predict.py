@@ -38,7 +38,7 @@ from airflow.sdk import DAG, task
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
 from salary_airflow.assets.salary import CHAMPION, DROPS, MODEL_HEALTH, MODEL_HEALTH_ALIAS, PREDICTIONS
-from salary_airflow.operators.ray import RayJobOperator
+from salary_airflow.operators.jobs import RayPipelineJobOperator
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = load_settings()
@@ -79,7 +79,7 @@ with DAG(
             raise AirflowFailException(failure)
         raise AirflowSkipException("no complete drop is waiting in drops/incoming/ (an earlier run took it)")
 
-    predict = RayJobOperator(
+    predict = RayPipelineJobOperator(
         task_id="predict",
         entrypoint=(
             "python jobs/predict_drops.py --lake-root '{{ var.value.lake_root }}' --run-id '{{ run_id }}' "

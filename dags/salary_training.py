@@ -38,7 +38,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, t
 from salary.config import load_settings
 from salary.ray_runtime import job_runtime_env
 from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED, MODEL_HEALTH, run_trigger
-from salary_airflow.operators.ray import RayJobOperator
+from salary_airflow.operators.jobs import RayPipelineJobOperator
 from salary_airflow.operators.spark import SparkJobSubmitOperator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ with DAG(
     top_earners = spark_job("top_earners", "--top-n", "{{ params.top_n }}")
     age_distribution = spark_job("age_distribution", "--k", "{{ params.k }}")
 
-    tune_model = RayJobOperator(
+    tune_model = RayPipelineJobOperator(
         task_id="tune_model",
         entrypoint=(
             "python jobs/tune_model.py --lake-root '{{ var.value.lake_root }}' --run-id '{{ run_id }}' "

@@ -1,4 +1,4 @@
-"""Run one of our Ray jobs without Airflow and time it (benchmarks; the DAGs use RayJobOperator)."""
+"""Run one of our Ray jobs without Airflow and time it (benchmarks; the DAGs use RayPipelineJobOperator)."""
 
 from __future__ import annotations
 

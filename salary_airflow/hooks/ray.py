@@ -1,14 +1,20 @@
 """Ray cluster access through the Ray Jobs API (no ray.init() in the Airflow worker).
 
 The hook owns the ``ray`` connection type and every call to the Jobs API: submit (through
-Ray's own client, which packages and uploads the runtime_env), and for the triggerer an
-aiohttp client for status, the log tail (the dashboard's WebSocket) and stop.
+Ray's own client, which packages and uploads the runtime_env), find and stop; and, async for
+the triggerer and for a worker that follows a job itself, ``AsyncRayJobs``: status, the log
+tail (the dashboard's WebSocket), stop, and ``wait``, which follows a job to its end with
+its output in the task log (``JobLog``) and returns the outcome as a trigger event payload.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
+import re
+from collections import deque
 from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
@@ -18,6 +24,9 @@ from airflow.sdk import BaseHook
 
 # A job in one of these states is over; any other (PENDING, RUNNING) may still change.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+TAIL_LINES = 20
+# "2026-01-01 12:00:00,123 WARNING name: ..." (Python logging, Ray's own "<date> <time>\tINFO x.py:1 -- ...")
+LEVEL = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
 
 
 class RayJobsApiError(RuntimeError):
@@ -133,8 +142,61 @@ def headers_of(connection: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def line_level(line: str, previous: int = logging.INFO) -> int:
+    """The level a job's output line is logged at: its own when it names one; a traceback or
+    an indented continuation keeps the level of the line it continues; anything else INFO."""
+    match = LEVEL.match(line)
+    if match:
+        return int(logging.getLevelNamesMapping()[match.group(1)])
+    if line[:1].isspace() or line.startswith(("Traceback", "During handling")) or not line.strip():
+        return previous
+    return logging.INFO
+
+
+class JobLog:
+    """A job's output as log lines: splits the chunks into lines and logs each new one once,
+    at its level (``[ray] <line>``); keeps the last lines, and the JSON object after the last
+    occurrence of ``result_marker`` (a job's machine-readable result line), if one is given.
+
+    :param log: a stdlib logger or Airflow's structlog one (the task's, the trigger's).
+    :param skip_lines: lines already logged (by a worker that followed the job before deferring).
+    :param result_marker: the text a result line carries before its JSON object.
+    """
+
+    def __init__(self, log: Any, skip_lines: int = 0, result_marker: str | None = None) -> None:
+        self.log = log
+        self.forwarded = skip_lines  # lines logged so far (survives reconnects)
+        self.result_marker = result_marker
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.result: Any = None
+        self._level = logging.INFO
+        self._seen = 0  # lines of the current stream
+        self._partial = ""
+
+    def restart(self) -> None:
+        """A new stream replays the output from its start: count its lines again."""
+        self._seen, self._partial = 0, ""
+
+    def feed(self, chunk: str, final: bool = False) -> None:
+        lines = (self._partial + chunk).split("\n")
+        self._partial = "" if final else lines.pop()
+        for line in lines:
+            if final and not line:
+                continue
+            self._seen += 1
+            if self._seen <= self.forwarded:
+                continue
+            self.forwarded = self._seen
+            self._level = line_level(line, self._level)
+            self.log.log(self._level, "[ray] %s", line)
+            self.tail.append(line)
+            if self.result_marker and self.result_marker in line:
+                self.result = json.JSONDecoder().raw_decode(line.split(self.result_marker, 1)[1])[0]
+
+
 class AsyncRayJobs:
-    """Jobs API calls over aiohttp: one job's info, its log tail and stop."""
+    """Jobs API calls over aiohttp: one job's info, its log tail, stop, and following a job
+    to its end (``wait``)."""
 
     def __init__(self, address: str, headers: dict[str, str]) -> None:
         self.address = address.rstrip("/")
@@ -155,10 +217,14 @@ class AsyncRayJobs:
             return await resp.json()
 
     async def stop(self, job_id: str) -> bool:
+        """Stop the job; True when it was still running, False when it had ended or the
+        cluster does not know it (a head that was replaced)."""
         import aiohttp
 
         async with self._session() as session, session.post(
                 f"{self.address}/api/jobs/{quote(job_id)}/stop", timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            if resp.status == 404:
+                return False
             if resp.status != 200:
                 raise RayJobsApiError(f"stop job {job_id}: HTTP {resp.status}: {(await resp.text())[:300]}")
             return bool((await resp.json()).get("stopped"))
@@ -175,3 +241,47 @@ class AsyncRayJobs:
                     yield msg.data
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     raise RayJobsApiError(f"log tail of {job_id} broke off: {ws.exception()}")
+
+    async def follow(self, job_id: str, output: JobLog, poll_interval: float) -> dict[str, Any]:
+        """Stream the job's output into ``output`` until the job is over; its final info. A
+        stream that breaks off (a dashboard restart, a network blip) is reopened, and the
+        lines already logged are skipped."""
+        import aiohttp
+
+        while True:
+            output.restart()
+            try:
+                async for chunk in self.tail(job_id):
+                    output.feed(chunk)
+                output.feed("", final=True)
+            except (aiohttp.ClientError, RayJobsApiError) as exc:
+                output.log.warning("log stream of Ray job %s broke off (%s); reconnecting", job_id, exc)
+            try:
+                info = await self.info(job_id)
+            except (aiohttp.ClientError, RayJobsApiError, TimeoutError) as exc:
+                output.log.warning("status of Ray job %s unavailable (%s); retrying", job_id, exc)
+            else:
+                if info["status"] in TERMINAL:
+                    return info
+            await asyncio.sleep(poll_interval)
+
+    async def wait(self, job_id: str, output: JobLog, poll_interval: float,
+                   timeout: float | None = None) -> dict[str, Any]:
+        """Follow the job to its end (``follow``), stopping it after ``timeout`` seconds; the
+        outcome as a trigger event payload: ``status`` ``success`` or ``error``, a ``message``,
+        and ``job_id``, ``job_status`` (SUCCEEDED, FAILED, STOPPED or TIMEOUT),
+        ``driver_exit_code``, ``tail`` (the last lines) and ``result`` (``JobLog.result``)."""
+        output.log.info("following Ray job %s on %s", job_id, self.address)
+        try:
+            info = await asyncio.wait_for(self.follow(job_id, output, poll_interval), timeout=timeout)
+        except TimeoutError:
+            stopped = await self.stop(job_id)
+            message = f"Ray job {job_id} ran longer than {timeout:.0f} s and was {'stopped' if stopped else 'ending'}"
+            info = {"status": "TIMEOUT", "message": message}
+        status = info["status"]
+        return {
+            "status": "success" if status == "SUCCEEDED" else "error",
+            "message": f"Ray job {job_id} {status}: {info.get('message')}" if status != "TIMEOUT" else info["message"],
+            "job_id": job_id, "job_status": status, "driver_exit_code": info.get("driver_exit_code"),
+            "tail": list(output.tail), "result": output.result,
+        }

@@ -44,7 +44,7 @@ def test_lineage_champion_in_predictions_out(dag):
 
 def test_predict_is_a_deferrable_ray_job_that_waits_in_the_worker_first(dag, settings):
     predict = dag.get_task("predict")
-    assert type(predict).__name__ == "RayJobOperator" and predict.deferrable is True
+    assert type(predict).__name__ == "RayPipelineJobOperator" and predict.deferrable is True
     assert predict.wait_in_worker.total_seconds() == settings.predict.wait_in_worker_seconds > 0
 
 

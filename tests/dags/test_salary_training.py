@@ -84,10 +84,10 @@ def test_a_retrain_on_a_model_health_event_keeps_the_generated_dataset(dag, run_
 
 
 def test_tune_model_runs_the_ray_job_with_our_code(dag):
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
     task = dag.get_task("tune_model")
-    assert isinstance(task, RayJobOperator)
+    assert isinstance(task, RayPipelineJobOperator) and task.deferrable
     assert task.ray_conn_id == "ray_default"
     assert task.entrypoint.startswith("python jobs/tune_model.py --lake-root '{{ var.value.lake_root }}'")
     assert "--preset '{{ params.preset }}'" in task.entrypoint

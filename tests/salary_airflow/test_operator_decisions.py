@@ -16,37 +16,55 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from salary.errors import BAD_INPUT_EXIT_CODE
 from salary.version import CODE_VERSION_ENV
-from salary_airflow.operators.ray import RayJobOperator, submission_id, with_code_version
+from salary_airflow.operators.jobs import RayPipelineJobOperator, with_code_version
+from salary_airflow.operators.ray import RayJobOperator, submission_id
 from salary_airflow.operators.spark import SparkJobSubmitOperator
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ray_op(**kwargs: Any) -> RayJobOperator:
-    return RayJobOperator(task_id="tune", entrypoint="python jobs/tune_model.py", **kwargs)
+def ray_op(**kwargs: Any) -> RayPipelineJobOperator:
+    return RayPipelineJobOperator(task_id="tune", entrypoint="python jobs/tune_model.py", **kwargs)
 
 
-@pytest.mark.parametrize(("event", "error", "words"), [
-    ({"status": "FAILED", "message": "exit 1", "driver_exit_code": 1, "tail": ["Traceback", "ValueError: x"]},
+def error(job_status: str, message: str, code: int | None = None, tail: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An error event as the Ray hook makes it."""
+    return {"status": "error", "message": message, "job_id": "j1", "job_status": job_status,
+            "driver_exit_code": code, "tail": list(tail), "result": None}
+
+
+@pytest.mark.parametrize(("event", "raised", "words"), [
+    (error("FAILED", "Ray job j1 FAILED: exit 1", 1, ("Traceback", "ValueError: x")),
      AirflowException, ["FAILED", "ValueError: x"]),
-    ({"status": "FAILED", "message": "bad", "driver_exit_code": BAD_INPUT_EXIT_CODE, "tail": []},
-     AirflowFailException, ["bad input; not retrying"]),
-    ({"status": "STOPPED", "message": "stopped by a user", "tail": []}, AirflowException, ["STOPPED"]),
-    ({"status": "timeout", "tail": ["last line"]}, AirflowException, ["longer than", "last line"]),
-    ({"status": "SUCCEEDED", "summary": None, "tail": []}, AirflowException, ["printed no JOB_SUMMARY"]),
+    (error("FAILED", "Ray job j1 FAILED: bad", BAD_INPUT_EXIT_CODE), AirflowFailException,
+     [f"exit code {BAD_INPUT_EXIT_CODE}: not retrying"]),
+    (error("STOPPED", "Ray job j1 STOPPED: stopped by a user"), AirflowException, ["STOPPED"]),
+    (error("TIMEOUT", "Ray job j1 ran longer than 5 s and was stopped", tail=("last line",)), AirflowException,
+     ["longer than", "last line"]),
+    ({"status": "success", "message": "ok", "job_id": "j1", "job_status": "SUCCEEDED", "result": None, "tail": []},
+     AirflowException, ["printed no JOB_SUMMARY"]),
 ])
-def test_every_unsuccessful_outcome_fails_the_task_with_its_reason(event, error, words):
-    op = ray_op()
-    with pytest.raises(error) as caught:
-        op.execute_complete({}, {"job_id": "j1", **event})
+def test_every_unsuccessful_outcome_fails_the_task_with_its_reason(event, raised, words):
+    with pytest.raises(raised) as caught:
+        ray_op().execute_complete({}, event)
     assert all(w in str(caught.value) for w in words), str(caught.value)
-    if error is AirflowException:
+    if raised is AirflowException:
         assert not isinstance(caught.value, AirflowFailException)  # retries may still help
 
 
 def test_success_returns_the_job_summary():
     summary = {"job": "tune_model", "rows_out": 3}
-    assert ray_op().execute_complete({}, {"job_id": "j1", "status": "SUCCEEDED", "summary": summary}) == summary
+    event = {"status": "success", "message": "ok", "job_id": "j1", "job_status": "SUCCEEDED", "result": summary}
+    assert ray_op().execute_complete({}, event) == summary
+
+
+def test_the_generic_operator_needs_no_result_line_and_retries_every_failure():
+    generic = RayJobOperator(task_id="any", entrypoint="python any.py")
+    event = {"status": "success", "message": "ok", "job_id": "j1", "job_status": "SUCCEEDED", "result": None}
+    assert generic.execute_complete({}, event) == {"job_id": "j1", "job_status": "SUCCEEDED"}
+    with pytest.raises(AirflowException) as caught:
+        generic.execute_complete({}, error("FAILED", "Ray job j1 FAILED: bad", BAD_INPUT_EXIT_CODE))
+    assert not isinstance(caught.value, AirflowFailException)
 
 
 class FakeRayHook:

@@ -1,11 +1,11 @@
-"""LogForwarder: each line of a Ray job's output reaches the task log once, at its level,
+"""JobLog: each line of a Ray job's output reaches the task log once, at its level,
 however the output is cut into chunks and however often the stream restarts."""
 
 from __future__ import annotations
 
 import logging
 
-from salary_airflow.triggers.ray import TAIL_LINES, LogForwarder
+from salary_airflow.hooks.ray import TAIL_LINES, JobLog
 
 OUTPUT = ("2026-11-25 10:00:00,001\tINFO packaging.py:1 -- Creating a file package\n"
           "starting\n"
@@ -16,7 +16,7 @@ OUTPUT = ("2026-11-25 10:00:00,001\tINFO packaging.py:1 -- Creating a file packa
           "last line without newline")
 
 
-def forwarded(chunks_per_stream: list[list[str]]) -> tuple[list[tuple[int, str]], LogForwarder]:
+def forwarded(chunks_per_stream: list[list[str]]) -> tuple[list[tuple[int, str]], JobLog]:
     records: list[tuple[int, str]] = []
 
     class Capture(logging.Handler):
@@ -26,7 +26,7 @@ def forwarded(chunks_per_stream: list[list[str]]) -> tuple[list[tuple[int, str]]
     log = logging.getLogger("test_ray_log_forwarding")
     log.propagate, log.level = False, logging.DEBUG
     log.handlers = [Capture()]
-    out = LogForwarder(log)
+    out = JobLog(log, result_marker="JOB_SUMMARY ")
     for chunks in chunks_per_stream:
         out.restart()
         for chunk in chunks:
@@ -40,7 +40,7 @@ def test_lines_are_forwarded_once_at_their_own_level_however_chunked():
     assert [message for _, message in records] == [f"[ray] {line}" for line in OUTPUT.split("\n")]
     assert [level for level, _ in records] == [logging.INFO, logging.INFO, logging.WARNING, logging.WARNING,
                                                logging.WARNING, logging.INFO, logging.INFO]
-    assert out.summary == {"job": "x", "rows_out": 3}
+    assert out.result == {"job": "x", "rows_out": 3}
 
 
 def test_a_reconnected_stream_replaying_from_the_start_forwards_only_new_lines():

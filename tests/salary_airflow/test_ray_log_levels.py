@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from salary_airflow.triggers.ray import line_level
+from salary_airflow.hooks.ray import line_level
 
 
 @pytest.mark.parametrize(("line", "previous", "expected"), [

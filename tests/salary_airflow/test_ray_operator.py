@@ -1,4 +1,5 @@
-"""RayJobOperator against a real Ray head through the Jobs API, run by real Airflow (dag.test)."""
+"""RayJobOperator (as RayPipelineJobOperator, our jobs' subclass) against a real Ray head through
+the Jobs API, run by real Airflow (dag.test)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ RUNTIME_ENV = job_runtime_env(REPO)
 DAG_FILE = """
 import datetime as dt
 from airflow.sdk import DAG
-from salary_airflow.operators.ray import RayJobOperator
+from salary_airflow.operators.jobs import RayPipelineJobOperator
 
 with DAG(dag_id={dag_id!r}, schedule=None, catchup=False, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
-    RayJobOperator(task_id="ray_job", entrypoint={entrypoint!r}, runtime_env={runtime_env!r},
+    RayPipelineJobOperator(task_id="ray_job", entrypoint={entrypoint!r}, runtime_env={runtime_env!r},
                    poll_interval=0.5, retries={retries}, retry_delay=dt.timedelta(seconds=0))
 """
 
@@ -57,10 +58,12 @@ def airflow_env(tmp_path_factory, ray_cluster) -> dict[str, str]:
     return env
 
 
-def run_in_airflow(env: dict[str, str], dag_id: str) -> tuple[str, int, str]:
-    """Run a scenario's DAG through `airflow dags test`: the task's state, how many times it
-    started, and the task log (dags test prints it)."""
-    proc = subprocess.run(["airflow", "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600)
+def run_in_airflow(env: dict[str, str], dag_id: str, command: tuple[str, ...] = ("bash", str(REPO / "scripts" /
+                   "dags_test.sh"))) -> tuple[str, int, str]:
+    """Run a scenario's DAG as `make demo` runs its DAGs (scripts/dags_test.sh: `airflow dags
+    test`, then its triggers cleaned up): the task's state, how many times it started, and the
+    task log (dags test prints it)."""
+    proc = subprocess.run([*command, dag_id], env=env, capture_output=True, text=True, timeout=600)
     states = subprocess.run(["airflow", "tasks", "states-for-dag-run", dag_id, _latest_run(env, dag_id),
                              "-o", "json"], env=env, capture_output=True, text=True)
     (ti,) = json.loads(next(line for line in states.stdout.splitlines() if line.startswith("[")))
@@ -74,14 +77,26 @@ def _latest_run(env: dict[str, str], dag_id: str) -> str:
     return json.loads(next(line for line in runs.stdout.splitlines() if line.startswith("[")))[0]["run_id"]
 
 
-def test_logs_stream_into_the_task_log(airflow_env):
+def trigger_rows(env: dict[str, str]) -> int:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        return db.execute("SELECT count(*) FROM trigger").fetchone()[0]
+
+
+def test_logs_stream_into_the_task_log_and_the_run_leaves_no_trigger_behind(airflow_env):
     state, _, log = run_in_airflow(airflow_env, "ray_logs")
+    assert "[DAG TEST] running trigger in line" in log  # the task deferred
+    assert trigger_rows(airflow_env) == 0  # nothing for the next triggerer to pick up and cancel
     assert state == "success", log[-3000:]
     assert "[ray] hello-from-ray" in log
     # Ray's client messages (runtime_env packaging, upload) keep their level: no red ERROR lines.
     assert [line for line in log.splitlines() if "dashboard_sdk" in line and "[info" in line]
     assert not [line for line in log.splitlines() if "[error" in line and "packag" in line.lower()]
     assert 'JOB_SUMMARY {"job": "x", "rows_out": 1}' in log
+    # Why scripts/dags_test.sh cleans up: a plain `airflow dags test` leaves the trigger row.
+    state, _, _ = run_in_airflow(airflow_env, "ray_logs", ("airflow", "dags", "test"))
+    assert state == "success" and trigger_rows(airflow_env) >= 1
 
 
 def test_failing_job_fails_the_task_with_its_error(airflow_env):
@@ -100,7 +115,7 @@ def test_success_without_a_summary_fails(airflow_env):
 def test_bad_input_fails_without_using_retries(airflow_env):
     state, attempts, text = run_in_airflow(airflow_env, "ray_bad_input")
     assert state == "failed" and attempts == 1
-    assert "bad input; not retrying" in text
+    assert "exit code 3: not retrying" in text
 
 
 def task_instance(dag_id: str, task_id: str, try_number: int = 1, run_id: str | None = None) -> SimpleNamespace:
@@ -112,7 +127,8 @@ def task_instance(dag_id: str, task_id: str, try_number: int = 1, run_id: str | 
 def test_a_retry_re_attaches_to_the_running_job_of_an_earlier_try(ray_cluster):
     from ray.job_submission import JobSubmissionClient
 
-    from salary_airflow.operators.ray import RayJobOperator, submission_id
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
+    from salary_airflow.operators.ray import submission_id
 
     client = JobSubmissionClient(ray_cluster)
     ti = task_instance("reattach_test", "t", try_number=2)
@@ -120,7 +136,7 @@ def test_a_retry_re_attaches_to_the_running_job_of_an_earlier_try(ray_cluster):
         entrypoint="python -c \"import time; from salary.runtime import summary_line; time.sleep(3); "
                    "print(summary_line({'job': 'first-try'}))\"",
         runtime_env=RUNTIME_ENV, submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, 1))
-    op = RayJobOperator(task_id="t", entrypoint="python -c \"raise SystemExit('a second submission')\"",
+    op = RayPipelineJobOperator(task_id="t", entrypoint="python -c \"raise SystemExit('a second submission')\"",
                         poll_interval=0.5, deferrable=False)
     assert op.execute({"ti": ti}) == {"job": "first-try"}
     assert op.job_id == first
@@ -131,7 +147,8 @@ def test_a_retry_re_attaches_to_the_running_job_of_an_earlier_try(ray_cluster):
 def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    from salary_airflow.operators.ray import RayJobOperator, submission_id
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
+    from salary_airflow.operators.ray import submission_id
 
     client = JobSubmissionClient(ray_cluster)
     ti = task_instance("resubmit_test", "t", try_number=2)
@@ -139,7 +156,7 @@ def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
                                submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, 1))
     while client.get_job_status(failed) not in (JobStatus.FAILED, JobStatus.SUCCEEDED):
         time.sleep(0.2)
-    op = RayJobOperator(task_id="t", runtime_env=RUNTIME_ENV, poll_interval=0.5, deferrable=False,
+    op = RayPipelineJobOperator(task_id="t", runtime_env=RUNTIME_ENV, poll_interval=0.5, deferrable=False,
                         entrypoint="python -c \"from salary.runtime import summary_line; "
                                    "print(summary_line({'job': 'second-try'}))\"")
     assert op.execute({"ti": ti}) == {"job": "second-try"}
@@ -147,9 +164,9 @@ def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
 
 
 def test_a_job_that_ends_within_wait_in_worker_completes_without_deferring(ray_cluster, capfd):
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
-    op = RayJobOperator(task_id="short", runtime_env=RUNTIME_ENV, poll_interval=0.5,
+    op = RayPipelineJobOperator(task_id="short", runtime_env=RUNTIME_ENV, poll_interval=0.5,
                         wait_in_worker=dt.timedelta(seconds=120),
                         entrypoint="python -c \"from salary.runtime import summary_line; print('short-one'); "
                                    "print(summary_line({'job': 'short'}))\"")
@@ -162,9 +179,9 @@ def test_a_job_still_running_after_wait_in_worker_defers_and_the_trigger_skips_l
 
     from airflow.sdk.exceptions import TaskDeferred
 
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
-    op = RayJobOperator(task_id="longer", runtime_env=RUNTIME_ENV, poll_interval=0.5,
+    op = RayPipelineJobOperator(task_id="longer", runtime_env=RUNTIME_ENV, poll_interval=0.5,
                         wait_in_worker=dt.timedelta(seconds=20),
                         entrypoint="python -c \"import time; from salary.runtime import summary_line; "
                                    "print('before-defer', flush=True); time.sleep(40); print('after-defer'); "
@@ -175,7 +192,7 @@ def test_a_job_still_running_after_wait_in_worker_defers_and_the_trigger_skips_l
     trigger = deferred.value.trigger
     assert trigger.job_id == op.job_id and trigger.skip_lines >= 1
     event = asyncio.run(anext(trigger.run())).payload
-    assert event["status"] == "SUCCEEDED" and event["summary"] == {"job": "longer"}
+    assert event["status"] == "success" and event["result"] == {"job": "longer"}
     out = capfd.readouterr().out
     assert "[ray] after-defer" in out and "before-defer" not in out
 
@@ -184,11 +201,11 @@ def test_job_timeout_stops_the_job_and_fails_the_task(ray_cluster):
     from airflow.sdk.exceptions import AirflowException
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
-    op = RayJobOperator(task_id="slow", entrypoint="python -c \"import time; print('started', flush=True); "
+    op = RayPipelineJobOperator(task_id="slow", entrypoint="python -c \"import time; print('started', flush=True); "
                         "time.sleep(600)\"", poll_interval=0.5, deferrable=False, job_timeout=dt.timedelta(seconds=5))
-    with pytest.raises(AirflowException, match="ran longer than 0:00:05 and was stopped"):
+    with pytest.raises(AirflowException, match="ran longer than 5 s and was stopped"):
         op.execute({"ti": task_instance("timeout_test", "slow")})
     client = JobSubmissionClient(ray_cluster)
     deadline = time.monotonic() + 60
@@ -220,17 +237,17 @@ def test_killing_a_deferred_task_stops_its_job(ray_cluster):
         return (await asyncio.wait_for(follow, 120)).payload
 
     event = asyncio.run(scenario())
-    assert event["status"] == "STOPPED" and event["job_id"] == job_id
+    assert (event["status"], event["job_status"], event["job_id"]) == ("error", "STOPPED", job_id)
 
 
 def test_on_kill_stops_the_ray_job(ray_cluster):
     from airflow.sdk.exceptions import AirflowException
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
-    op = RayJobOperator(task_id="long", entrypoint="python -c \"import time; time.sleep(600)\"", poll_interval=0.5,
-                        deferrable=False)
+    op = RayPipelineJobOperator(task_id="long", entrypoint="python -c \"import time; time.sleep(600)\"",
+                                poll_interval=0.5, deferrable=False)
     ti = task_instance("kill_test", "long")
     errors: list[BaseException] = []
 
@@ -252,3 +269,20 @@ def test_on_kill_stops_the_ray_job(ray_cluster):
     assert not worker.is_alive()
     assert client.get_job_status(op.job_id) == JobStatus.STOPPED
     assert len(errors) == 1 and isinstance(errors[0], AirflowException) and "STOPPED" in str(errors[0])
+
+
+def test_a_cancelled_trigger_whose_job_is_gone_cleans_up_quietly(ray_cluster, capfd):
+    """A trigger cancelled after its job left the cluster (a replaced head) or with the head
+    itself gone (the demo's stopped node): on_kill logs and returns, it raises nothing."""
+    import asyncio
+
+    from salary_airflow.triggers.ray import RayJobTrigger
+
+    asyncio.run(RayJobTrigger("no-such-job-" + uuid.uuid4().hex, poll_interval=0.5).on_kill())
+    assert "had already ended" in capfd.readouterr().out
+    os.environ["AIRFLOW_CONN_RAY_GONE"] = json.dumps({"conn_type": "ray", "host": "127.0.0.1", "port": 1})
+    try:
+        asyncio.run(RayJobTrigger("any-job", ray_conn_id="ray_gone", poll_interval=0.5).on_kill())
+    finally:
+        del os.environ["AIRFLOW_CONN_RAY_GONE"]
+    assert "not stopped, its cluster did not answer" in capfd.readouterr().out

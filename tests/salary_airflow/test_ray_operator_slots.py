@@ -22,14 +22,14 @@ ENTRYPOINT = (f"python -c \"import time; from salary.runtime import summary_line
 DAG = textwrap.dedent('''
     import datetime as dt
     from airflow.sdk import DAG
-    from salary_airflow.operators.ray import RayJobOperator
+    from salary_airflow.operators.jobs import RayPipelineJobOperator
 
     ENTRYPOINT = {entrypoint!r}
     for deferrable in (True, False):
         with DAG(dag_id=f"two_ray_jobs_{{'deferrable' if deferrable else 'blocking'}}", schedule=None,
                  catchup=False, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
             for name in ("tune_a", "tune_b"):
-                RayJobOperator(task_id=name, entrypoint=ENTRYPOINT, runtime_env={runtime_env!r},
+                RayPipelineJobOperator(task_id=name, entrypoint=ENTRYPOINT, runtime_env={runtime_env!r},
                                deferrable=deferrable, poll_interval=1, retries=0)
 ''')
 
