@@ -19,8 +19,8 @@ import numpy as np
 from salary.config import load_settings
 from salary.lake import Lake
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import build_pipeline, features, regression_metrics, split
-from salary.train import ground_truth, load_curated
+from salary.model.features import build_pipeline, features, regression_metrics, split
+from salary.model.train import ground_truth, load_curated
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,8 +27,8 @@ from salary.config import Settings
 from salary.drops.publish import publish_all
 from salary.lake import SUCCESS, Lake, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import features
-from salary.registry import champion, load_version, promote
+from salary.model.features import features
+from salary.model.registry import champion, load_version, promote
 
 REPO = Path(__file__).resolve().parents[1]
 STORE = FsspecStore()

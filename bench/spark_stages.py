@@ -16,7 +16,7 @@ from typing import Any
 from bench.measure import MemorySampler, run_measured
 from salary.config import Settings
 from salary.lake import Lake, join
-from salary.runtime import parse_summaries
+from salary.runtime.job import parse_summaries
 
 REPO = Path(__file__).resolve().parents[1]
 SPARK_JOBS = ("etl_benchmark", "top_earners", "age_distribution")

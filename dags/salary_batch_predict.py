@@ -36,7 +36,7 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from salary.config import load_settings
-from salary.ray_runtime import job_runtime_env
+from salary.runtime.ray import job_runtime_env
 from salary_airflow.assets.salary import CHAMPION, DROPS, MODEL_HEALTH, MODEL_HEALTH_ALIAS, PREDICTIONS
 from salary_airflow.operators.jobs import RayPipelineJobOperator
 
@@ -98,7 +98,7 @@ with DAG(
         from salary.drops.health import draw_drops, judge_drops
         from salary.drops.publish import publish_all
         from salary.lake import Lake, open_store
-        from salary.runtime import task_summary
+        from salary.runtime.job import task_summary
 
         store, lake = open_store(lake_root), Lake(lake_root, SETTINGS.lake)
         summary = publish_all(store, lake, run_id, job["drops"])

@@ -36,7 +36,7 @@ from typing import Any
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
 
 from salary.config import load_settings
-from salary.ray_runtime import job_runtime_env
+from salary.runtime.ray import job_runtime_env
 from salary_airflow.assets.salary import CHAMPION, CHAMPION_ALIAS, CURATED, MODEL_HEALTH, run_trigger
 from salary_airflow.operators.jobs import RayPipelineJobOperator
 from salary_airflow.operators.spark import SparkJobSubmitOperator
@@ -123,8 +123,8 @@ with DAG(
         a promotion (only) is an event of the salary_champion asset. The decision records what
         started the run (schedule, a user, or the model-health events it answers)."""
         from salary.lake import Lake, open_store
-        from salary.registry import promote
-        from salary.runtime import task_summary
+        from salary.model.registry import promote
+        from salary.runtime.job import task_summary
 
         decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id,
                            SETTINGS.model.promotion_margin, run_trigger(dag_run.run_type, triggering_asset_events))

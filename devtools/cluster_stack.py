@@ -28,7 +28,7 @@ from typing import Any
 
 from devtools.build import images
 from devtools.services import docker_engine, free_port
-from salary.version import git_commit
+from salary.runtime.version import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".local" / "cluster"

@@ -1,7 +1,7 @@
-"""The raw dataset of salary.generate, row for row, with numpy + pyarrow: the benchmark's
+"""The raw dataset of salary.data.generate, row for row, with numpy + pyarrow: the benchmark's
 baseline for the Spark generation job. Pure numpy; no Spark.
 
-Every value in salary.generate is a function of Spark's ``xxhash64(seed, stream, id)`` (Spark's
+Every value in salary.data.generate is a function of Spark's ``xxhash64(seed, stream, id)`` (Spark's
 XXH64 with seed 42, folded over an int, an int and a long). This module implements the same
 hash, vectorised, so the same (rows, seed, spec) gives the same rows.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from salary.config import DatasetSpec
-from salary.generate import (
+from salary.data.generate import (
     NULLABLE_COLUMNS,
     S_ACTIVE,
     S_AGE,
@@ -68,7 +68,7 @@ def hash_long(values: np.ndarray, seed: int) -> np.ndarray:
 
 
 def uniform(ids: np.ndarray, seed: int, stream: int) -> np.ndarray:
-    """salary.generate.uniform: a double in [0, 1) from (seed, stream, id)."""
+    """salary.data.generate.uniform: a double in [0, 1) from (seed, stream, id)."""
     prefix = hash_int(stream, hash_int(seed, SPARK_HASH_SEED))
     return (hash_long(ids, prefix) & _MANTISSA).astype(np.float64) / float(1 << 53)
 

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from salary.ray_runtime import job_runtime_env
-from salary.runtime import parse_summaries
-from salary.version import CODE_VERSION_ENV, code_version
+from salary.runtime.job import parse_summaries
+from salary.runtime.ray import job_runtime_env
+from salary.runtime.version import CODE_VERSION_ENV, code_version
 
 
 def run_and_wait(address: str, entrypoint: str, repo: Path, poll_seconds: float = 0.5) -> tuple[float, dict[str, Any]]:

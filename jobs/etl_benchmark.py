@@ -1,13 +1,13 @@
-"""Spark job: raw chunks -> <lake>/datasets/curated/<run>/ (salary.curate), with per-stage
+"""Spark job: raw chunks -> <lake>/datasets/curated/<run>/ (salary.data.curate), with per-stage
 metrics in <lake>/reports/etl_benchmark/<run>/metrics.json."""
 
 from __future__ import annotations
 
-from salary.curate import JOB, run_etl
+from salary.data.curate import JOB, run_etl
 from salary.lake import join
 from salary.lake.hadoop_store import HadoopStore
-from salary.runtime import job_parser, run_job, start_job
-from salary.spark import finish_job, get_session
+from salary.runtime.job import job_parser, run_job, start_job
+from salary.runtime.spark import finish_job, get_session
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,13 @@
 """Spark job: the synthetic raw dataset -> <lake>/datasets/parquet_chunks/generated/
-(salary.generate; skipped when an identical one is there)."""
+(salary.data.generate; skipped when an identical one is there)."""
 
 from __future__ import annotations
 
-from salary.generate import write_dataset
+from salary.data.generate import write_dataset
 from salary.lake import join
 from salary.lake.hadoop_store import HadoopStore
-from salary.runtime import job_parser, run_job, start_job
-from salary.spark import finish_job, get_session
+from salary.runtime.job import job_parser, run_job, start_job
+from salary.runtime.spark import finish_job, get_session
 
 JOB = "generate_dataset"
 

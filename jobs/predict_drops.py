@@ -1,4 +1,4 @@
-"""Ray job: batch prediction of new drops with the champion model (salary.predict); the
+"""Ray job: batch prediction of new drops with the champion model (salary.drops.predict); the
 DAG's publish task makes the staged results visible."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import logging
 
 import ray
 
+from salary.drops.predict import predict_drops
 from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
-from salary.predict import predict_drops
-from salary.runtime import emit_summary, job_parser, run_job, start_job, summarize
+from salary.runtime.job import emit_summary, job_parser, run_job, start_job, summarize
 
 JOB = "predict_drops"
 

@@ -7,9 +7,9 @@ import argparse
 from pyspark.sql import DataFrame, Row
 
 from salary.config import Settings
-from salary.queries import salary_by_age_band, top_earners
-from salary.reports import Collect, Table, run_report_job
-from salary.runtime import run_job
+from salary.data.queries import salary_by_age_band, top_earners
+from salary.data.reports import Collect, Table, run_report_job
+from salary.runtime.job import run_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,5 @@
 """Ray job: tune, refit and evaluate the salary model on this run's curated data; publish
-<lake>/models/salary/<run>/ (salary.train). Promotion is a separate task."""
+<lake>/models/salary/<run>/ (salary.model.train). Promotion is a separate task."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import ray
 
 from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
-from salary.runtime import emit_summary, job_parser, run_job, start_job, summarize
-from salary.train import tune_and_publish
+from salary.model.train import tune_and_publish
+from salary.runtime.job import emit_summary, job_parser, run_job, start_job, summarize
 
 JOB = "tune_model"
 

@@ -17,6 +17,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from devtools.services import docker_engine, hdfs, ray, spark
 
@@ -55,34 +56,28 @@ SERVICES: dict[str, tuple[Callable[[argparse.Namespace], str], Callable[[Path], 
 }
 
 
+def _service(sub: Any, name: str, help: str, actions: tuple[str, ...] = ACTIONS, **ports: int) -> Any:
+    """A service's subcommand: ACTION DIR and a ``--<name>`` option per port."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("action", choices=actions)
+    p.add_argument("dir", type=Path, nargs="?" if "fetch" in actions else None)
+    for option, default in ports.items():
+        p.add_argument(f"--{option.replace('_', '-')}", type=int, default=default)
+    return p
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="services.py", description="local services on loopback, stopped by PID")
     sub = top.add_subparsers(dest="service", required=True)
-    p = sub.add_parser("ray", help="a Ray head node with token authentication")
-    p.add_argument("action", choices=ACTIONS)
-    p.add_argument("dir", type=Path)
-    p.add_argument("--port", type=int, default=6379)
-    p.add_argument("--dashboard-port", type=int, default=8265)
-    p.add_argument("--num-cpus", type=int, default=2)
-    p = sub.add_parser("spark", help="a Spark standalone master and one worker")
-    p.add_argument("action", choices=ACTIONS)
-    p.add_argument("dir", type=Path)
-    p.add_argument("--port", type=int, default=7077)
-    p.add_argument("--webui-port", type=int, default=18080)
-    p.add_argument("--worker-webui-port", type=int, default=18081)
-    p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--memory", default="2g")
-    p = sub.add_parser("hdfs", help="a single-node HDFS (NameNode, DataNode, WebHDFS)")
-    p.add_argument("action", choices=(*ACTIONS, "fetch"))
-    p.add_argument("dir", type=Path, nargs="?")
-    defaults = hdfs.Ports()
-    p.add_argument("--rpc-port", type=int, default=defaults.rpc)
-    p.add_argument("--http-port", type=int, default=defaults.http)
-    p.add_argument("--datanode-port", type=int, default=defaults.datanode)
-    p.add_argument("--datanode-http-port", type=int, default=defaults.datanode_http)
-    p.add_argument("--datanode-ipc-port", type=int, default=defaults.datanode_ipc)
-    p = sub.add_parser("docker", help="a Docker engine of our own (root)")
-    p.add_argument("action", choices=ACTIONS)
+    _service(sub, "ray", "a Ray head node with token authentication", port=6379, dashboard_port=8265, num_cpus=2)
+    spark_cli = _service(sub, "spark", "a Spark standalone master and one worker", port=7077, webui_port=18080,
+                         worker_webui_port=18081, cores=2)
+    spark_cli.add_argument("--memory", default="2g")
+    d = hdfs.Ports()
+    _service(sub, "hdfs", "a single-node HDFS (NameNode, DataNode, WebHDFS)", (*ACTIONS, "fetch"), rpc_port=d.rpc,
+             http_port=d.http, datanode_port=d.datanode, datanode_http_port=d.datanode_http,
+             datanode_ipc_port=d.datanode_ipc)
+    sub.add_parser("docker", help="a Docker engine of our own (root)").add_argument("action", choices=ACTIONS)
     return top
 
 

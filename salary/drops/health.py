@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from salary.lake import Lake, Store, join
-from salary.monitoring import health_verdict
-from salary.pictures import PICTURES, drop_pictures, save_pictures
+from salary.model.monitoring import health_verdict
+from salary.model.pictures import PICTURES, drop_pictures, save_pictures
 
 log = logging.getLogger(__name__)
 

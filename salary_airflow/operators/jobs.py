@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from salary.errors import BAD_INPUT_EXIT_CODE
-from salary.runtime import SUMMARY_MARKER, summary_line
-from salary.version import CODE_VERSION_ENV, code_version
+from salary.runtime.job import SUMMARY_MARKER, summary_line
+from salary.runtime.version import CODE_VERSION_ENV, code_version
 from salary_airflow.operators.ray import RayJobOperator
 
 

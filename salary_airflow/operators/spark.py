@@ -10,7 +10,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from salary.lake.paths import failure_record
-from salary.version import CODE_VERSION_ENV, code_version
+from salary.runtime.version import CODE_VERSION_ENV, code_version
 
 
 class SparkJobSubmitOperator(SparkSubmitOperator):

@@ -24,9 +24,9 @@ import pytest
 from devtools.synthetic import people
 from salary.lake import CURRENT, SUCCESS, Lake, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import features
-from salary.registry import champion, load_version
-from salary.runtime import parse_summaries
+from salary.model.features import features
+from salary.model.registry import champion, load_version
+from salary.runtime.job import parse_summaries
 from salary.schema import LABEL
 from tests.helpers import airflow, json_rows, put
 

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from salary.lake import CURRENT, Lake, failure_record, path_segment
-from salary.runtime import parse_summaries
-from salary.version import code_version
+from salary.runtime.job import parse_summaries
+from salary.runtime.version import code_version
 from tests.helpers import airflow, json_rows, local
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from cluster_helpers import (
 )
 
 from devtools.cluster_stack import REPO
-from salary.version import source_hash
+from salary.runtime.version import source_hash
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -36,7 +36,7 @@ def test_spark_task_log_has_spark_submit_output_and_ends_with_its_summary(stack,
     run_id, tis = training
     lines = stack.task_log(TRAINING, run_id, task_id, tis[task_id]["try_number"])
     assert any(line.startswith("Spark-Submit cmd: spark-submit --master spark://spark-master:7077") for line in lines)
-    assert any("salary.runtime: stage session took" in line for line in lines)  # the driver's own output
+    assert any("salary.runtime.job: stage session took" in line for line in lines)  # the driver's own output
     job_lines = lines[: next(i for i, line in enumerate(lines) if line == "::group::Post Execute")]
     summary = job_lines[-1]
     assert "JOB_SUMMARY" in summary, job_lines[-5:]

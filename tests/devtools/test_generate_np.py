@@ -7,7 +7,7 @@ import pyarrow as pa
 from pyspark.sql import functions as F
 
 from devtools.generate_np import chunks, hash_int, hash_long
-from salary.generate import generate
+from salary.data.generate import generate
 
 
 def test_hash_matches_spark_xxhash64(spark):

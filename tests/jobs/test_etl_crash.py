@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from salary.lake import CURRENT, Lake, path_segment
-from salary.runtime import parse_summaries
+from salary.runtime.job import parse_summaries
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 from pyspark.sql import types as T
 
 from salary import schema
+from salary.data.etl import check_schema, found_type
 from salary.drops import validate
-from salary.etl import check_schema, found_type
 
 
 def test_problems_names_every_missing_and_mistyped_column_in_rule_order():

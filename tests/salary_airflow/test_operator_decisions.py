@@ -15,7 +15,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from salary.errors import BAD_INPUT_EXIT_CODE
-from salary.version import CODE_VERSION_ENV
+from salary.runtime.version import CODE_VERSION_ENV
 from salary_airflow.operators.jobs import RayPipelineJobOperator, with_code_version
 from salary_airflow.operators.ray import RayJobOperator, submission_id
 from salary_airflow.operators.spark import SparkJobSubmitOperator

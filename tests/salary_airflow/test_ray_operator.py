@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from salary.ray_runtime import job_runtime_env
+from salary.runtime.ray import job_runtime_env
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ with DAG(dag_id={dag_id!r}, schedule=None, catchup=False, start_date=dt.datetime
 
 
 SCENARIOS = {
-    "ray_logs": ("python -c \"from salary.runtime import summary_line; print('hello-from-ray'); "
+    "ray_logs": ("python -c \"from salary.runtime.job import summary_line; print('hello-from-ray'); "
                  "print(summary_line({'job': 'x', 'rows_out': 1}))\"", 0),
     "ray_no_summary": ("python -c \"print('ran something else')\"", 0),
     "ray_fails": ("python -c \"import sys; print('boom-7 went wrong'); sys.exit(2)\"", 0),
@@ -133,7 +133,7 @@ def test_a_retry_re_attaches_to_the_running_job_of_an_earlier_try(ray_cluster):
     client = JobSubmissionClient(ray_cluster)
     ti = task_instance("reattach_test", "t", try_number=2)
     first = client.submit_job(
-        entrypoint="python -c \"import time; from salary.runtime import summary_line; time.sleep(3); "
+        entrypoint="python -c \"import time; from salary.runtime.job import summary_line; time.sleep(3); "
                    "print(summary_line({'job': 'first-try'}))\"",
         runtime_env=RUNTIME_ENV, submission_id=submission_id(ti.dag_id, ti.task_id, ti.run_id, 1))
     op = RayPipelineJobOperator(task_id="t", entrypoint="python -c \"raise SystemExit('a second submission')\"",
@@ -157,7 +157,7 @@ def test_a_retry_after_a_failed_try_submits_a_new_job(ray_cluster):
     while client.get_job_status(failed) not in (JobStatus.FAILED, JobStatus.SUCCEEDED):
         time.sleep(0.2)
     op = RayPipelineJobOperator(task_id="t", runtime_env=RUNTIME_ENV, poll_interval=0.5, deferrable=False,
-                        entrypoint="python -c \"from salary.runtime import summary_line; "
+                        entrypoint="python -c \"from salary.runtime.job import summary_line; "
                                    "print(summary_line({'job': 'second-try'}))\"")
     assert op.execute({"ti": ti}) == {"job": "second-try"}
     assert op.job_id == submission_id(ti.dag_id, ti.task_id, ti.run_id, 2)
@@ -168,7 +168,7 @@ def test_a_job_that_ends_within_wait_in_worker_completes_without_deferring(ray_c
 
     op = RayPipelineJobOperator(task_id="short", runtime_env=RUNTIME_ENV, poll_interval=0.5,
                         wait_in_worker=dt.timedelta(seconds=120),
-                        entrypoint="python -c \"from salary.runtime import summary_line; print('short-one'); "
+                        entrypoint="python -c \"from salary.runtime.job import summary_line; print('short-one'); "
                                    "print(summary_line({'job': 'short'}))\"")
     assert op.execute({"ti": task_instance("inline_test", "short")}) == {"job": "short"}  # no TaskDeferred
     assert "[ray] short-one" in capfd.readouterr().out
@@ -183,7 +183,7 @@ def test_a_job_still_running_after_wait_in_worker_defers_and_the_trigger_skips_l
 
     op = RayPipelineJobOperator(task_id="longer", runtime_env=RUNTIME_ENV, poll_interval=0.5,
                         wait_in_worker=dt.timedelta(seconds=20),
-                        entrypoint="python -c \"import time; from salary.runtime import summary_line; "
+                        entrypoint="python -c \"import time; from salary.runtime.job import summary_line; "
                                    "print('before-defer', flush=True); time.sleep(40); print('after-defer'); "
                                    "print(summary_line({'job': 'longer'}))\"")
     with pytest.raises(TaskDeferred) as deferred:

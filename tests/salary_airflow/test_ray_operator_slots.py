@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from devtools.airflow_services import airflow, airflow_services
-from salary.ray_runtime import job_runtime_env
+from salary.runtime.ray import job_runtime_env
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_SECONDS = 20
-ENTRYPOINT = (f"python -c \"import time; from salary.runtime import summary_line; time.sleep({JOB_SECONDS}); "
+ENTRYPOINT = (f"python -c \"import time; from salary.runtime.job import summary_line; time.sleep({JOB_SECONDS}); "
               "print(summary_line({'job': 'sleep'}))\"")
 
 DAG = textwrap.dedent('''

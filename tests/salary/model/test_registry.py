@@ -8,8 +8,8 @@ import pytest
 
 from salary.lake import Lake
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import build_pipeline
-from salary.registry import IntegrityError, champion, decide, load_version, promote, publish_version
+from salary.model.features import build_pipeline
+from salary.model.registry import IntegrityError, champion, decide, load_version, promote, publish_version
 
 STORE = FsspecStore()
 

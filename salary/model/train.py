@@ -22,13 +22,21 @@ from salary.config import Settings
 from salary.errors import BadInputError
 from salary.lake import LABELLED_PREFIX, MANIFEST, Lake, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.model import MODEL_COLUMNS, build_pipeline, features, mse, regression_metrics, sample_weights, split
-from salary.monitoring import reference_bins
-from salary.pictures import PICTURES, draw, training_pictures
-from salary.registry import champion, load_version, publish_version
-from salary.runtime import Stages, code_version
+from salary.model.features import (
+    MODEL_COLUMNS,
+    build_pipeline,
+    features,
+    mse,
+    regression_metrics,
+    sample_weights,
+    split,
+)
+from salary.model.monitoring import reference_bins
+from salary.model.pictures import PICTURES, draw, training_pictures
+from salary.model.registry import champion, load_version, publish_version
+from salary.model.tuning import SearchData, load_model, search, search_rows
+from salary.runtime.job import Stages, code_version
 from salary.schema import SOURCE
-from salary.tuning import SearchData, load_model, search, search_rows
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +219,7 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
         "weights": None if weights is None else {
             "labelled_rows": int(labelled.sum()), "labelled_row_weight_max": float(weights[labelled].max()),
             "labelled_share": m.labelled_share, "labelled_half_life_days": m.labelled_half_life_days,
-            "rule": "salary.model.sample_weights"},
+            "rule": "salary.model.features.sample_weights"},
     }
     with stages.stage("draw"):
         truth = settings.dataset.truth

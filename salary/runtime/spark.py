@@ -6,7 +6,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from salary.runtime import Stages, emit_summary, summarize
+from salary.runtime.job import Stages, emit_summary, summarize
 
 # Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")

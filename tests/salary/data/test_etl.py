@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
-from salary.etl import (
+from salary.data.etl import (
     CURATED,
     CURATED_SCHEMA,
     DUPLICATE,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from salary.generate import NULLABLE_COLUMNS, RAW_COLUMNS, clean_rows, generate
+from salary.data.generate import NULLABLE_COLUMNS, RAW_COLUMNS, clean_rows, generate
 
 ROWS = 200_000
 SEED = 7
@@ -131,7 +131,7 @@ def test_null_columns_spread_over_every_nullable_column(dirty_pdf):
 
 
 def test_spark_expression_uniform_is_uniform(spark):
-    from salary.generate import uniform
+    from salary.data.generate import uniform
 
     u = spark.range(100_000).select(uniform(3, 1).alias("u")).toPandas()["u"]
     assert u.between(0, 1, inclusive="left").all()
@@ -140,10 +140,10 @@ def test_spark_expression_uniform_is_uniform(spark):
 
 
 def test_a_dataset_there_is_kept_when_identical_or_when_asked(spark, settings, tmp_path):
-    from salary.generate import write_dataset
+    from salary.data.generate import write_dataset
     from salary.lake import Lake
     from salary.lake.hadoop_store import HadoopStore
-    from salary.runtime import Stages
+    from salary.runtime.job import Stages
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
     store = HadoopStore(spark, lake.root)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from salary.model import asha_rungs, build_pipeline, mse
+from salary.model.features import asha_rungs, build_pipeline, mse
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class SearchData:
     y_fit: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
-    # Sample weights (salary.model.sample_weights) of the fit and validation rows; None: equal.
+    # Sample weights (salary.model.features.sample_weights) of the fit and validation rows; None: equal.
     w_fit: np.ndarray | None = None
     w_val: np.ndarray | None = None
 

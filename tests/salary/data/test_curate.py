@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from salary.curate import run_etl, training_chunks
+from salary.data.curate import run_etl, training_chunks
 from salary.errors import BadInputError
 from salary.lake import MANIFEST, SUCCESS, Lake, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.runtime import Stages
+from salary.runtime.job import Stages
 from salary.schema import RAW_COLUMNS
 
 STORE = FsspecStore()

@@ -73,7 +73,7 @@ def _converted(column: Column, source: T.DataType, target: T.DataType) -> Column
     """``column`` cast to ``target``; a timestamp's date by arithmetic on its epoch micros.
 
     Spark's cast of a TIMESTAMP to a DATE builds a ZonedDateTime per row (3.7% of the CPU of the
-    30M-row ETL pass); in UTC, the jobs' session time zone (salary.spark), the date is the epoch
+    30M-row ETL pass); in UTC, the jobs' session time zone (salary.runtime.spark), the date is the epoch
     micros floor-divided by a day's.
     """
     if isinstance(source, T.TimestampType) and isinstance(target, T.DateType):

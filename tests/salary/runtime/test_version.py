@@ -6,10 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from salary.ray_runtime import job_runtime_env
-from salary.version import COMMIT_ENV, code_version, git_commit, source_hash
+from salary.runtime.ray import job_runtime_env
+from salary.runtime.version import COMMIT_ENV, code_version, git_commit, source_hash
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def copy_code(dest: Path) -> Path:
@@ -31,7 +31,8 @@ def test_source_hash_follows_the_code_and_config_only(tmp_path):
     (repo / "config" / "pipeline.toml").write_text((repo / "config" / "pipeline.toml").read_text() + "\n# x\n")
     second = source_hash(repo)
     assert second != first
-    (repo / "salary" / "model.py").write_text((repo / "salary" / "model.py").read_text() + "\n")
+    module = repo / "salary" / "model" / "features.py"
+    module.write_text(module.read_text() + "\n")
     assert source_hash(repo) not in (first, second)
 
 

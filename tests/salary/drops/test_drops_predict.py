@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salary.predict import live_metrics, prediction_table
+from salary.drops.predict import live_metrics, prediction_table
 
 
 def rows(salary=None) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def test_the_published_table_has_the_inputs_features_prediction_and_model():
 
 
 def test_a_labelled_drops_rows_become_a_raw_chunk_of_the_training_data():
-    from salary.predict import labelled_table
+    from salary.drops.predict import labelled_table
     from salary.schema import RAW_COLUMNS
 
     table = labelled_table(rows([10.0, np.nan, 14.0]))

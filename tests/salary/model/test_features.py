@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salary.model import asha_rungs, build_pipeline, features, id_bucket, regression_metrics, split
+from salary.model.features import asha_rungs, build_pipeline, features, id_bucket, regression_metrics, split
 
 
 def test_id_bucket_is_stable_and_uniform():
@@ -57,7 +57,7 @@ def test_pipelines_keep_the_reports_scaler():
 
 
 def test_labelled_rows_get_their_share_of_the_weight_and_never_less_than_one():
-    from salary.model import sample_weights
+    from salary.model.features import sample_weights
 
     labelled = np.array([0.0] * 90 + [1.0] * 10)
     w = sample_weights(labelled, 0.8)
@@ -69,7 +69,7 @@ def test_labelled_rows_get_their_share_of_the_weight_and_never_less_than_one():
 
 
 def test_older_labelled_rows_weigh_less_by_their_recency():
-    from salary.model import sample_weights
+    from salary.model.features import sample_weights
 
     w = sample_weights(np.array([0.0] * 90 + [1.0] * 5 + [0.25] * 5), 0.8)
     assert w[90] == pytest.approx(4 * w[99]) and w[90:].sum() / w.sum() == pytest.approx(0.8)

@@ -17,7 +17,7 @@ CODE_VERSION_ENV = "SALARY_CODE_VERSION"
 COMMIT_ENV = "SALARY_GIT_COMMIT"
 # What a model's behaviour depends on: the package, the job entry points and the settings.
 CODE_GLOBS = ("salary/**/*.py", "jobs/*.py", "config/*.toml")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def source_hash(repo: Path) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salary.train import refit_rows_for
-from salary.tuning import TargetReached, pick_best, target_stopper
+from salary.model.train import refit_rows_for
+from salary.model.tuning import TargetReached, pick_best, target_stopper
 
 
 def trial(rows: int, mse: float, name: str = "") -> dict:
@@ -57,7 +57,7 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
     rung, the search ends there, and the model that reached it comes back ready to predict."""
     import ray
 
-    from salary.tuning import SearchData, load_model, search
+    from salary.model.tuning import SearchData, load_model, search
 
     rng = np.random.default_rng(1)
     X = rng.uniform(0, 1, size=(60_000, 1))
@@ -81,7 +81,7 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
 
 
 def test_an_asha_search_needs_the_fit_rows_up_to_its_largest_rung_and_a_grid_all(settings):
-    from salary.tuning import search_rows
+    from salary.model.tuning import search_rows
 
     presets = settings.search_presets()
     asha = presets["default"]["asha"]

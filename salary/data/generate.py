@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from salary.config import DatasetSpec, GroundTruth, Settings
 from salary.lake import MANIFEST, Lake, Store, join
-from salary.runtime import Stages
+from salary.runtime.job import Stages
 from salary.schema import RAW_COLUMNS
 
 __all__ = ["RAW_COLUMNS", "NULLABLE_COLUMNS", "clean_rows", "generate", "make_dirty", "uniform", "write_dataset"]

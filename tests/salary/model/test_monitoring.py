@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salary.monitoring import drift_report, health_verdict, psi, reference_bins
+from salary.model.monitoring import drift_report, health_verdict, psi, reference_bins
 
 NAMES = ("age", "is_active", "tenure_years")
 

@@ -18,8 +18,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from salary.config import Settings
-from salary.errors import BadInputError
-from salary.etl import (
+from salary.data.etl import (
     CONFLICTING_ID,
     CURATED,
     REASON,
@@ -31,8 +30,9 @@ from salary.etl import (
     tally,
     written_counts,
 )
+from salary.errors import BadInputError
 from salary.lake import CURRENT, GENERATED_CHUNK, LABELLED_PREFIX, MANIFEST, SUCCESS, Lake, Store, join, path_segment
-from salary.runtime import Stages
+from salary.runtime.job import Stages
 from salary.schema import RAW_COLUMNS, SOURCE
 
 JOB = "etl_benchmark"
@@ -126,7 +126,7 @@ def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, r
             "columns": [*RAW_COLUMNS, SOURCE],
             "source_chunks": chunks,
             "labelled_rows": labelled_rows_out,
-            # When each labelled drop arrived (its rows' weight decays with it: salary.train).
+            # When each labelled drop arrived (its rows' weight decays with it: salary.model.train).
             "labelled_at": {name: arrived.isoformat() for name, arrived in arrivals.items()},
             "generated_manifest": store.read_json(join(lake.raw, GENERATED_CHUNK, MANIFEST)),
         })

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
-from salary.runtime import Stages, parse_summaries, run_job, summarize, summary_line
+from salary.runtime.job import Stages, parse_summaries, run_job, summarize, summary_line
 
 
 def test_summary_round_trips_through_decorated_log_lines():
@@ -22,7 +22,7 @@ def test_summary_round_trips_through_decorated_log_lines():
 
 def test_stages_time_each_named_stage_even_when_it_fails(monkeypatch):
     clock = iter([100.0, 101.0, 103.5, 104.0, 110.25, 111.0])  # start, a: 101-103.5, b: 104-110.25, total
-    monkeypatch.setattr("salary.runtime.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("salary.runtime.job.time.perf_counter", lambda: next(clock))
     stages = Stages()
     with stages.stage("a"):
         pass

@@ -9,7 +9,7 @@ import pytest
 
 from salary.lake import Lake
 from salary.lake.fsspec_store import FsspecStore
-from salary.pictures import drop_pictures, save_pictures, training_pictures
+from salary.model.pictures import drop_pictures, save_pictures, training_pictures
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

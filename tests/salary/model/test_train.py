@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salary.train import recency
+from salary.model.train import recency
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
@@ -33,7 +33,7 @@ def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings
 
     from salary.lake import MANIFEST, Lake
     from salary.lake.fsspec_store import FsspecStore
-    from salary.train import load_curated
+    from salary.model.train import load_curated
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
     folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
@@ -54,10 +54,10 @@ def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, m
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from salary import train
     from salary.lake import MANIFEST, Lake
     from salary.lake.fsspec_store import FsspecStore
-    from salary.runtime import Stages
+    from salary.model import train
+    from salary.runtime.job import Stages
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
     folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")

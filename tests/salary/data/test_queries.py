@@ -6,8 +6,8 @@ import random
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from salary.etl import CURATED_SCHEMA
-from salary.queries import (
+from salary.data.etl import CURATED_SCHEMA
+from salary.data.queries import (
     age_band_index,
     age_histogram,
     extreme_ages,

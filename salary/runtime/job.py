@@ -14,7 +14,7 @@ from typing import Any
 
 from salary.config import Settings, load_settings
 from salary.lake import Lake
-from salary.version import current as code_version
+from salary.runtime.version import current as code_version
 
 SUMMARY_MARKER = "JOB_SUMMARY "
 

@@ -62,8 +62,8 @@ def run_report_job(
     """The whole life of a query job over this run's curated version: parse, session, run
     each query once (``run_queries`` may use one query's rows to plan the next), publish the
     report folder, end with the summary line."""
-    from salary.runtime import job_parser, start_job
-    from salary.spark import finish_job, get_session
+    from salary.runtime.job import job_parser, start_job
+    from salary.runtime.spark import finish_job, get_session
 
     parser = job_parser(description)
     add_arguments(parser)

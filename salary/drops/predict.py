@@ -28,10 +28,10 @@ from salary.drops.validate import read_drop, validate_rows
 from salary.errors import BadInputError
 from salary.lake import MANIFEST, SUCCESS, Lake, Store, join
 from salary.lake.tables import write_csv, write_parquet
-from salary.model import features
-from salary.monitoring import drift_report
-from salary.registry import champion, load_version
-from salary.runtime import Stages
+from salary.model.features import features
+from salary.model.monitoring import drift_report
+from salary.model.registry import champion, load_version
+from salary.runtime.job import Stages
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
 
 log = logging.getLogger(__name__)
