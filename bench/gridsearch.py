@@ -33,25 +33,26 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     candidates = json.loads(args.candidates.read_text())
-    preset, m = settings.search_presets()["default"], settings.model
+    preset, m = settings.preset("default"), settings.model
     t0 = time.perf_counter()
     df, manifest = load_curated(FsspecStore(), Lake(args.lake_root, settings.lake), args.curated_run)
     floor, as_of = ground_truth(manifest, settings)
     parts = split(df["id"].to_numpy(), m.test_percent, m.validation_percent)
-    X, y = features(df, as_of, tuple(preset["features"])), df["salary"].to_numpy(np.float64)
-    rows = np.random.default_rng(0).permutation(np.flatnonzero(parts.fit))[: int(preset["asha"]["max_rows"])]
+    X, y = features(df, as_of, preset.features), df["salary"].to_numpy(np.float64)
+    assert preset.asha is not None
+    rows = np.random.default_rng(0).permutation(np.flatnonzero(parts.fit))[: preset.asha.max_rows]
     load_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     grid = [{f"model__{k}": [v] for k, v in c.items()} for c in candidates]
-    search = GridSearchCV(build_pipeline(preset["model"], candidates[0], threads=1), grid, cv=3, n_jobs=2,
+    search = GridSearchCV(build_pipeline(preset.model, candidates[0], threads=1), grid, cv=3, n_jobs=2,
                           scoring="neg_mean_squared_error", refit=False)
     search.fit(X[rows], y[rows])
     best = candidates[int(np.argmax(search.cv_results_["mean_test_score"]))]
     search_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    model = build_pipeline(preset["model"], best, threads=-1).fit(X[rows], y[rows])
+    model = build_pipeline(preset.model, best, threads=-1).fit(X[rows], y[rows])
     refit_s = time.perf_counter() - t0
     test = regression_metrics(y[parts.test], model.predict(X[parts.test]), floor, float(y[rows].mean()))
     print(json.dumps({"load_s": load_s, "search_s": search_s, "refit_s": refit_s, "refit_rows": len(rows),

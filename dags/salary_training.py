@@ -94,7 +94,7 @@ with DAG(
         "top_n": Param(SETTINGS.queries.top_n, type="integer", minimum=1),
         "k": Param(SETTINGS.queries.extreme_k, type="integer", minimum=1,
                    description="How many youngest and oldest active people to report"),
-        "preset": Param("default", type="string", enum=sorted(SETTINGS.search_presets()),
+        "preset": Param("default", type="string", enum=sorted(SETTINGS.presets),
                         description="Hyperparameter search preset (config/search_spaces.toml)"),
     },
 ) as dag:

@@ -7,10 +7,11 @@ import hashlib
 import json
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 CONFIG_ENV = "SALARY_CONFIG"
@@ -142,6 +143,60 @@ class PredictSettings:
 
 
 @dataclass(frozen=True)
+class Asha:
+    """ASHA over training rows (``[<preset>.asha]``): rungs of ``min_rows * reduction_factor**k``
+    rows up to ``max_rows``; the search ends at the first rung where a trial's validation MSE is
+    at most ``target_mse_over_floor`` x the noise floor, applied only with at least
+    ``target_min_validation_rows`` validation rows."""
+
+    min_rows: int
+    reduction_factor: int
+    max_rows: int
+    target_mse_over_floor: float | None = None
+    target_min_validation_rows: int = 0
+
+
+@dataclass(frozen=True)
+class SearchPreset:
+    """A hyperparameter search preset (a table of config/search_spaces.toml): either a random
+    search with ASHA over ``space`` (``{param: {domain: args}}``, ``num_samples`` candidates) or
+    the report's grid search over ``grid`` with ``cv_folds``-fold CV, on the first
+    ``train_rows`` fit rows when given."""
+
+    name: str
+    description: str
+    model: str
+    features: tuple[str, ...]
+    num_samples: int = 1
+    space: Mapping[str, Mapping[str, list[Any]]] | None = None
+    asha: Asha | None = None
+    grid: Mapping[str, list[Any]] | None = None
+    cv_folds: int | None = None
+    train_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.grid is None) == (self.space is None):
+            raise ValueError(f"search preset {self.name!r}: give either a grid or a space")
+        if self.grid is not None and not self.cv_folds:
+            raise ValueError(f"search preset {self.name!r}: a grid search needs cv_folds")
+        if self.space is not None and self.asha is None:
+            raise ValueError(f"search preset {self.name!r}: a random search needs its [asha] table")
+
+
+def load_presets(path: Path) -> Mapping[str, SearchPreset]:
+    """The search presets of config/search_spaces.toml, checked and frozen."""
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    presets = {}
+    for name, table in raw.items():
+        fields = dict(table)
+        asha = fields.pop("asha", None)
+        presets[name] = SearchPreset(name=name, features=tuple(fields.pop("features")),
+                                     asha=Asha(**asha) if asha is not None else None, **fields)
+    return MappingProxyType(presets)
+
+
+@dataclass(frozen=True)
 class Settings:
     lake: LakeLayout
     dataset: DatasetSpec
@@ -153,11 +208,14 @@ class Settings:
     model: ModelSettings
     predict: PredictSettings
     config_dir: Path
+    # The hyperparameter search presets (config/search_spaces.toml), by name.
+    presets: Mapping[str, SearchPreset]
 
-    def search_presets(self) -> dict[str, dict]:
-        """The hyperparameter search presets (config/search_spaces.toml)."""
-        with (self.config_dir / "search_spaces.toml").open("rb") as fh:
-            return tomllib.load(fh)
+    def preset(self, name: str) -> SearchPreset:
+        """The search preset ``name``; a ValueError naming the known ones otherwise."""
+        if name not in self.presets:
+            raise ValueError(f"unknown search preset {name!r}; known: {sorted(self.presets)}")
+        return self.presets[name]
 
 
 SPARK_CDS_ENV = "SALARY_SPARK_CDS"
@@ -209,6 +267,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
         model=ModelSettings(**raw["model"]),
         predict=PredictSettings(**raw["predict"]),
         config_dir=config_dir,
+        presets=load_presets(config_dir / "search_spaces.toml"),
     )
 
 

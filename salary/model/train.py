@@ -12,18 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from salary.config import Settings
+from salary.config import SearchPreset, Settings
 from salary.errors import BadInputError
 from salary.lake import LABELLED_PREFIX, MANIFEST, Lake, join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import (
     MODEL_COLUMNS,
+    Split,
     build_pipeline,
     features,
     mse,
@@ -115,133 +117,205 @@ def refit_rows_for(result: dict[str, Any], fit_rows: np.ndarray, train_rows: np.
     return fit_rows if sampled else train_rows
 
 
-def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id: str, preset_name: str, stages: Stages,
-                     curated_run: str | None = None) -> dict[str, Any]:
-    presets = settings.search_presets()
-    if preset_name not in presets:
-        raise BadInputError(f"unknown search preset {preset_name!r}; known: {sorted(presets)}")
-    preset = presets[preset_name]
-    names = tuple(preset["features"])
+@dataclass(frozen=True)
+class TrainingData:
+    """A run's curated rows as the model sees them: features, target, split and weights."""
+
+    df: pd.DataFrame
+    curated_manifest: dict[str, Any]
+    floor: float  # the noise floor: the best possible MSE
+    as_of: dt.date
+    parts: Split
+    X: np.ndarray
+    y: np.ndarray
+    labelled: np.ndarray  # rows from labelled drops
+    weights: np.ndarray | None  # sample weights (None: all rows weigh the same)
+
+    def w(self, rows: Any) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[rows]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which rows each step uses: ``fit`` (shuffled, seeded: every ASHA rung's prefix is a
+    random sample), the ``searched`` prefix of it, and ``validation``."""
+
+    fit: np.ndarray
+    searched: np.ndarray
+    validation: np.ndarray
+
+
+def load_training_data(store: FsspecStore, lake: Lake, settings: Settings, curated_run: str,
+                       names: tuple[str, ...]) -> TrainingData:
+    """The curated version's rows, split by id, with the features ``names`` and the weights."""
     m = settings.model
-    curated_run = curated_run or run_id
-    with stages.stage("load"):
-        df, curated_manifest = load_curated(store, lake, curated_run)
-        floor, as_of = ground_truth(curated_manifest, settings)
-        ids = df["id"].to_numpy()
-        parts = split(ids, m.test_percent, m.validation_percent)
-        y = df["salary"].to_numpy(np.float64)
-        X = features(df, as_of, names)
-        fresh = recency(df, curated_manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC),
-                        m.labelled_half_life_days)
-        labelled = fresh > 0
-        weights = sample_weights(fresh, m.labelled_share)
-    # Shuffle the fit rows once (seeded) so every ASHA rung's prefix is a random sample.
-    rng = np.random.default_rng(0)
-    fit_rows = rng.permutation(np.flatnonzero(parts.fit))
-    if "train_rows" in preset:  # the paper preset: the report's 10,000-row sample
-        fit_rows = fit_rows[: int(preset["train_rows"])]
-    val_rows = np.flatnonzero(parts.validation)[: m.validation_rows]
-    # No trial fits on more than the largest rung: only that prefix goes to the object store
-    # (at 30M rows, 3.2M of the 24M fit rows).
-    searched = fit_rows[: search_rows(preset)]
-    log.info("rows: %d curated (%d from labelled drops), %d train (%d fit, %d searched, %d validation), %d test; "
-             "features %s", len(df), int(labelled.sum()), int(parts.train.sum()), len(fit_rows), len(searched),
-             len(val_rows), int(parts.test.sum()), names)
-    if weights is not None:
-        log.info("labelled rows weigh %.1f-%.1f generated rows (labelled_share %s, half-life %s days)",
-                 float(weights[labelled].min()), float(weights[labelled].max()), m.labelled_share,
-                 m.labelled_half_life_days)
+    df, manifest = load_curated(store, lake, curated_run)
+    floor, as_of = ground_truth(manifest, settings)
+    fresh = recency(df, manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC), m.labelled_half_life_days)
+    return TrainingData(df, manifest, floor, as_of, split(df["id"].to_numpy(), m.test_percent, m.validation_percent),
+                        features(df, as_of, names), df["salary"].to_numpy(np.float64), fresh > 0,
+                        sample_weights(fresh, m.labelled_share))
 
-    asha = preset.get("asha", {})
-    mse_target = asha.get("target_mse_over_floor")
-    if mse_target and len(val_rows) < int(asha.get("target_min_validation_rows", 0)):
+
+def choose_rows(data: TrainingData, preset: SearchPreset, validation_rows: int, rng: np.random.Generator) -> Rows:
+    """The fit rows (the paper preset: the report's 10,000-row sample); no trial fits on more
+    than the largest rung, so only that prefix goes to the object store (at 30M rows, 3.2M of
+    the 24M fit rows)."""
+    fit = rng.permutation(np.flatnonzero(data.parts.fit))
+    if preset.train_rows:
+        fit = fit[: preset.train_rows]
+    return Rows(fit, fit[: search_rows(preset)], np.flatnonzero(data.parts.validation)[:validation_rows])
+
+
+def mse_target(preset: SearchPreset, validation_rows: int) -> float | None:
+    """The preset's MSE target over the noise floor, if the validation rows can tell it apart."""
+    asha = preset.asha
+    if asha is None or asha.target_mse_over_floor is None:
+        return None
+    if validation_rows < asha.target_min_validation_rows:
         # Too few validation rows to tell 0.4% from noise: a lucky trial would end the search.
-        log.info("no MSE target: %d validation rows < %s", len(val_rows), asha["target_min_validation_rows"])
-        mse_target = None
-    with stages.stage("search"), tempfile.TemporaryDirectory(prefix="tune-") as storage:
-        # Built in the call: the search drops its arrays once they are in the object store.
-        result = search(preset_name, preset, SearchData(
-            X[searched], y[searched], X[val_rows], y[val_rows],
-            *((None, None) if weights is None else (weights[searched], weights[val_rows]))),
-            storage, target_mse=mse_target and mse_target * floor)
+        log.info("no MSE target: %d validation rows < %s", validation_rows, asha.target_min_validation_rows)
+        return None
+    return asha.target_mse_over_floor
 
-    refit_rows = refit_rows_for(result, fit_rows, np.flatnonzero(parts.train), "train_rows" in preset)
-    log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {mse_target} x floor"
-             if result["reached_target"] else "the whole training split" if len(refit_rows) > len(fit_rows)
-             else "the search's rows")
-    with stages.stage("refit"):
-        if result.get("best_model") is not None:  # fitted on exactly refit_rows by the winning trial
-            pipeline = load_model(result["best_model"])
-            log.info("no refit: the winning trial's model, fitted on these rows, is the model")
-        else:
-            pipeline = build_pipeline(preset["model"], result["best_config"], threads=-1)
-            pipeline.fit(X[refit_rows], y[refit_rows],
-                         **({} if weights is None else {"model__sample_weight": weights[refit_rows]}))
-    with stages.stage("evaluate"):
-        X_test, y_test = X[parts.test], y[parts.test]
-        w_test = None if weights is None else weights[parts.test]
-        train_mean = float(np.average(y[refit_rows], weights=None if weights is None else weights[refit_rows]))
-        y_pred = pipeline.predict(X_test)
-        test = regression_metrics(y_test, y_pred, floor, train_mean, w_test)
-        champion_on_split = score_champion(store, lake, df.loc[parts.test], y_test, as_of, names, w_test)
+
+def run_search(data: TrainingData, rows: Rows, preset: SearchPreset, target: float | None) -> dict[str, Any]:
+    """The Ray Tune search on the cluster the job runs on."""
+    with tempfile.TemporaryDirectory(prefix="tune-") as storage:
+        # Built in the call: the search drops its arrays once they are in the object store.
+        return search(preset, SearchData(
+            data.X[rows.searched], data.y[rows.searched], data.X[rows.validation], data.y[rows.validation],
+            data.w(rows.searched), data.w(rows.validation)), storage, target_mse=target and target * data.floor)
+
+
+def final_model(data: TrainingData, preset: SearchPreset, result: dict[str, Any], refit_rows: np.ndarray) -> Any:
+    """The winning trial's model when it was fitted on ``refit_rows``, else the best
+    configuration refitted on them."""
+    if result.get("best_model") is not None:
+        log.info("no refit: the winning trial's model, fitted on these rows, is the model")
+        return load_model(result["best_model"])
+    model = build_pipeline(preset.model, result["best_config"], threads=-1)
+    weights = data.w(refit_rows)
+    return model.fit(data.X[refit_rows], data.y[refit_rows], **({} if weights is None else
+                                                                 {"model__sample_weight": weights}))
+
+
+def evaluate(store: FsspecStore, lake: Lake, data: TrainingData, model: Any, refit_rows: np.ndarray,
+             names: tuple[str, ...]) -> tuple[dict[str, Any], np.ndarray, dict[str, Any] | None]:
+    """Test metrics, test predictions, and the champion's MSE on the same rows and weights."""
+    test_rows = data.parts.test
+    y_test, w_test = data.y[test_rows], data.w(test_rows)
+    train_mean = float(np.average(data.y[refit_rows], weights=data.w(refit_rows)))
+    y_pred = model.predict(data.X[test_rows])
+    test = regression_metrics(y_test, y_pred, data.floor, train_mean, w_test)
+    champion_on_split = score_champion(store, lake, data.df.loc[test_rows], y_test, data.as_of, names, w_test)
     log.info("test MSE %.0f = %.4f x floor (mean predictor: %.2f x floor), R2 %.4f",
              test["mse"], test["mse_over_floor"], test["mean_baseline_over_floor"], test["r2"])
+    return test, y_pred, champion_on_split
 
-    metrics = {
-        "preset": preset_name,
-        "test": test,
-        "best_validation_mse": result["best_validation_mse"],
-        "search": {"target_mse_over_floor": mse_target, "reached_target": result["reached_target"],
-                   "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows),
-                   "reused_trial_model": result.get("best_model") is not None},
-        "champion_on_test_split": champion_on_split,
-        "trials": result["trials"],
-        "stage_seconds": stages.seconds,
-    }
-    manifest = {
+
+def version_manifest(lake: Lake, settings: Settings, run_id: str, curated_run: str, preset: SearchPreset,
+                     data: TrainingData, result: dict[str, Any], refit_rows: np.ndarray, test: dict[str, Any],
+                     rng: np.random.Generator) -> dict[str, Any]:
+    """The model version's manifest: what it was trained on and how, and its drift reference."""
+    m, names = settings.model, preset.features
+    labelled = data.labelled
+    return {
         "run_id": run_id,
-        "model": preset["model"],
-        "preset": preset_name,
+        "model": preset.model,
+        "preset": preset.name,
         "features": list(names),
         "best_params": result["best_config"],
         "train_rows": len(refit_rows),
         "split": {"rule": "splitmix64(id) % 100", "test_percent": m.test_percent,
                   "validation_percent": m.validation_percent},
-        "dataset": {"curated": lake.curated_version(curated_run), "rows": len(df),
-                    "generated_digest": (curated_manifest.get("generated_manifest") or {}).get("digest")},
-        "as_of": as_of.isoformat(),
+        "dataset": {"curated": lake.curated_version(curated_run), "rows": len(data.df),
+                    "generated_digest": (data.curated_manifest.get("generated_manifest") or {}).get("digest")},
+        "as_of": data.as_of.isoformat(),
         "code_version": code_version(),
         "test_metrics": test,
         # Feature distributions of the training rows, for drift monitoring on new data (PSI).
         # Sampled by weight: after a retrain on drifted drops, the reference is the world the
         # model was fitted to, so the next drop from that world is not drift.
-        "reference": reference_bins(X[reference_sample(rng, refit_rows, weights)], names, settings.predict.psi_bins),
-        "weights": None if weights is None else {
-            "labelled_rows": int(labelled.sum()), "labelled_row_weight_max": float(weights[labelled].max()),
+        "reference": reference_bins(data.X[reference_sample(rng, refit_rows, data.weights)],
+                                    names, settings.predict.psi_bins),
+        "weights": None if data.weights is None else {
+            "labelled_rows": int(labelled.sum()), "labelled_row_weight_max": float(data.weights[labelled].max()),
             "labelled_share": m.labelled_share, "labelled_half_life_days": m.labelled_half_life_days,
             "rule": "salary.model.features.sample_weights"},
     }
+
+
+def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id: str, preset_name: str, stages: Stages,
+                     curated_run: str | None = None) -> dict[str, Any]:
+    """Load, search, fit, evaluate, draw and publish this run's model version (each a stage)."""
+    try:
+        preset = settings.preset(preset_name)
+    except ValueError as err:
+        raise BadInputError(str(err)) from err
+    curated_run = curated_run or run_id
+    with stages.stage("load"):
+        data = load_training_data(store, lake, settings, curated_run, preset.features)
+    rng = np.random.default_rng(0)  # seeded: the same rows, and the same drift reference, on every run
+    rows = choose_rows(data, preset, settings.model.validation_rows, rng)
+    log.info("rows: %d curated (%d from labelled drops), %d train (%d fit, %d searched, %d validation), %d test; "
+             "features %s", len(data.df), int(data.labelled.sum()), int(data.parts.train.sum()), len(rows.fit),
+             len(rows.searched), len(rows.validation), int(data.parts.test.sum()), preset.features)
+    if data.weights is not None:
+        log.info("labelled rows weigh %.1f-%.1f generated rows (labelled_share %s, half-life %s days)",
+                 float(data.weights[data.labelled].min()), float(data.weights[data.labelled].max()),
+                 settings.model.labelled_share, settings.model.labelled_half_life_days)
+    target = mse_target(preset, len(rows.validation))
+    with stages.stage("search"):
+        result = run_search(data, rows, preset, target)
+    refit_rows = refit_rows_for(result, rows.fit, np.flatnonzero(data.parts.train), preset.train_rows is not None)
+    log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {target} x floor"
+             if result["reached_target"] else "the whole training split" if len(refit_rows) > len(rows.fit)
+             else "the search's rows")
+    with stages.stage("refit"):
+        model = final_model(data, preset, result, refit_rows)
+    with stages.stage("evaluate"):
+        test, y_pred, champion_on_split = evaluate(store, lake, data, model, refit_rows, preset.features)
+    metrics = {
+        "preset": preset.name, "test": test, "best_validation_mse": result["best_validation_mse"],
+        "search": {"target_mse_over_floor": target, "reached_target": result["reached_target"],
+                   "best_train_rows": result["best_train_rows"], "refit_rows": len(refit_rows),
+                   "reused_trial_model": result.get("best_model") is not None},
+        "champion_on_test_split": champion_on_split, "trials": result["trials"], "stage_seconds": stages.seconds,
+    }
+    manifest = version_manifest(lake, settings, run_id, curated_run, preset, data, result, refit_rows, test, rng)
     with stages.stage("draw"):
-        truth = settings.dataset.truth
-        pictures = draw(f"model {run_id}", training_pictures, run_id, y_test, y_pred,
-                        df["age"].to_numpy()[parts.test], labelled[parts.test], floor, settings.queries.age_band_starts,
-                        truth.age_max, result["trials"], stages.seconds, {
-                            "test MSE / noise floor": f"{test['mse_over_floor']:.4f}",
-                            "champion on the same rows": champion_on_split and
-                            f"{champion_on_split['mse'] / floor:.4f} x floor ({champion_on_split['version']})",
-                            "rows": f"{len(df):,} curated, {int(labelled.sum()):,} from labelled drops",
-                            "best parameters": result["best_config"]})
+        pictures = draw_training(settings, run_id, data, y_pred, result, stages, test, champion_on_split)
     with stages.stage("publish"):
-        target = publish_version(store, lake, run_id, pipeline, manifest, metrics,
-                                 {f"{PICTURES}/{name}": data for name, data in pictures.items()})
-    # The registry's copy is the truth: a retry that found its version published by an earlier
-    # attempt reports that attempt's figures (what the gate reads), not its own refit's.
+        target_uri = publish_version(store, lake, run_id, model, manifest, metrics,
+                                     {f"{PICTURES}/{name}": blob for name, blob in pictures.items()})
+    return published_result(store, run_id, target_uri, metrics, result)
+
+
+def draw_training(settings: Settings, run_id: str, data: TrainingData, y_pred: np.ndarray, result: dict[str, Any],
+                  stages: Stages, test: dict[str, Any], champion_on_split: dict[str, Any] | None) -> dict[str, bytes]:
+    """The run's pictures (never failing the run: ``draw`` logs a failure and returns none)."""
+    test_rows, floor = data.parts.test, data.floor
+    return draw(f"model {run_id}", training_pictures, run_id, data.y[test_rows], y_pred,
+                data.df["age"].to_numpy()[test_rows], data.labelled[test_rows], floor,
+                settings.queries.age_band_starts, settings.dataset.truth.age_max, result["trials"], stages.seconds, {
+                    "test MSE / noise floor": f"{test['mse_over_floor']:.4f}",
+                    "champion on the same rows": champion_on_split and
+                    f"{champion_on_split['mse'] / floor:.4f} x floor ({champion_on_split['version']})",
+                    "rows": f"{len(data.df):,} curated, {int(data.labelled.sum()):,} from labelled drops",
+                    "best parameters": result["best_config"]})
+
+
+def published_result(store: FsspecStore, run_id: str, target: str, metrics: dict[str, Any],
+                     result: dict[str, Any]) -> dict[str, Any]:
+    """What the job reports. The registry's copy is the truth: a retry that found its version
+    published by an earlier attempt reports that attempt's figures (what the gate reads)."""
     published = store.read_json(join(target, "metrics.json")) or metrics
-    if published["test"] != test:
+    if published["test"] != metrics["test"]:
         log.warning("version %s was published by an earlier attempt: reporting its metrics", run_id)
     pictures_at = join(target, PICTURES) if store.exists(join(target, PICTURES, "index.html")) else None
     if pictures_at:
         log.info("pictures of model %s: %s/index.html", run_id, pictures_at)
-    return {"output": target, "pictures": pictures_at,
-            "preset": preset_name, "test": published["test"], "best_params": result["best_config"],
-            "trials": len(result["trials"]), "champion_on_test_split": published["champion_on_test_split"]}
+    return {"output": target, "pictures": pictures_at, "preset": metrics["preset"], "test": published["test"],
+            "best_params": result["best_config"], "trials": len(result["trials"]),
+            "champion_on_test_split": published["champion_on_test_split"]}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from salary.config import Asha, SearchPreset
 from salary.model.features import asha_rungs, build_pipeline, mse
 
 log = logging.getLogger(__name__)
@@ -49,26 +50,26 @@ class SearchData:
         return {} if self.w_fit is None else {"model__sample_weight": self.w_fit[:n]}
 
 
-def search_rows(preset: dict[str, Any]) -> int | None:
+def search_rows(preset: SearchPreset) -> int | None:
     """The most fit rows any trial of an ASHA preset fits on (its largest rung); None for a
     preset whose trials use all the rows they are given. Only that prefix of the fit rows needs
     to travel to the object store."""
-    return preset_rungs(preset["asha"])[-1] if "asha" in preset else None
+    return preset_rungs(preset.asha)[-1] if preset.asha else None
 
 
-def preset_rungs(asha: dict[str, Any]) -> list[int]:
+def preset_rungs(asha: Asha) -> list[int]:
     """The training-row budgets of a preset's ASHA rungs."""
-    return asha_rungs(int(asha["min_rows"]), int(asha["reduction_factor"]), int(asha["max_rows"]))
+    return asha_rungs(asha.min_rows, asha.reduction_factor, asha.max_rows)
 
 
-def param_space(preset: dict[str, Any]) -> dict[str, Any]:
+def param_space(preset: SearchPreset) -> dict[str, Any]:
     """The preset's search space as Ray Tune domains."""
     from ray import tune
 
-    if "grid" in preset:
-        return {name: tune.grid_search(values) for name, values in preset["grid"].items()}
+    if preset.grid is not None:
+        return {name: tune.grid_search(list(values)) for name, values in preset.grid.items()}
     space: dict[str, Any] = {}
-    for name, spec in preset["space"].items():
+    for name, spec in (preset.space or {}).items():
         (kind, args), = spec.items()
         if kind == "loguniform":
             space[name] = tune.loguniform(*args)
@@ -155,7 +156,7 @@ def pick_best(trials: list[dict[str, Any]], target_mse: float | None) -> dict[st
     return min((t for t in trials if t["train_rows"] == top_rows), key=lambda t: t["mse"])
 
 
-def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: str,
+def search(preset: SearchPreset, data: SearchData, storage: str,
            max_failures: int = 2, target_mse: float | None = None) -> dict[str, Any]:
     """Run the search on the connected Ray cluster; return the best config and every trial.
 
@@ -166,20 +167,19 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    model = preset["model"]
-    if "grid" in preset:
-        trainable = tune.with_parameters(cv_trial, model=model, folds=int(preset["cv_folds"]), data=data)
+    if preset.asha is None:
+        trainable = tune.with_parameters(cv_trial, model=preset.model, folds=preset.cv_folds, data=data)
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=1)
         target_mse = None
     else:
-        asha = preset["asha"]
-        rungs = preset_rungs(asha)
-        trainable = tune.with_parameters(asha_trial, model=model, rungs=rungs, data=data, target_mse=target_mse)
+        rungs = preset_rungs(preset.asha)
+        trainable = tune.with_parameters(asha_trial, model=preset.model, rungs=rungs, data=data,
+                                         target_mse=target_mse)
         scheduler = ASHAScheduler(time_attr="train_rows", max_t=rungs[-1], grace_period=rungs[0],
-                                  reduction_factor=int(asha["reduction_factor"]))
+                                  reduction_factor=preset.asha.reduction_factor)
         # Seeded: the same candidates on every run (comparable runs; the benchmark's baseline
         # searches the same ones).
-        tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=int(preset["num_samples"]),
+        tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=preset.num_samples,
                                       scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=0))
     # The arrays are in the object store now: this process's copy can go (the caller builds
     # ``data`` in the call, so this was its last reference).
@@ -189,7 +189,7 @@ def search(preset_name: str, preset: dict[str, Any], data: SearchData, storage: 
         param_space=param_space(preset),
         tune_config=tune_config,
         run_config=tune.RunConfig(
-            name=f"salary-{preset_name}",
+            name=f"salary-{preset.name}",
             storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=max_failures),
             stop=None if target_mse is None else target_stopper(target_mse),

@@ -54,4 +54,25 @@ def test_digest_identifies_rows_seed_and_spec(settings):
 def test_config_path_override(tmp_path, settings):
     text = (settings.config_dir / "pipeline.toml").read_text().replace("top_n = 100", "top_n = 7")
     (tmp_path / "pipeline.toml").write_text(text)
+    with pytest.raises(FileNotFoundError, match="search_spaces.toml"):  # a config folder holds both files
+        load_settings(str(tmp_path / "pipeline.toml"))
+    (tmp_path / "search_spaces.toml").write_text((settings.config_dir / "search_spaces.toml").read_text())
     assert load_settings(str(tmp_path / "pipeline.toml")).queries.top_n == 7
+
+
+def test_search_presets_are_typed_and_checked_when_the_settings_load(settings):
+    from salary.config import Asha, SearchPreset
+
+    default, paper = settings.preset("default"), settings.preset("paper")
+    assert default.asha == Asha(min_rows=50_000, reduction_factor=4, max_rows=3_200_000, target_mse_over_floor=1.004,
+                                target_min_validation_rows=100_000)
+    assert default.features == ("age", "is_active", "tenure_years") and default.grid is None
+    assert paper.asha is None and paper.cv_folds == 3 and paper.train_rows == 10_000 and paper.features == ("age",)
+    with pytest.raises(ValueError, match="unknown search preset 'nope'; known: \\['default', 'paper'\\]"):
+        settings.preset("nope")
+    with pytest.raises(TypeError):
+        settings.presets["x"] = default  # frozen
+    with pytest.raises(ValueError, match="needs cv_folds"):
+        SearchPreset(name="g", description="", model="random_forest", features=("age",), grid={"n": [1]})
+    with pytest.raises(ValueError, match="either a grid or a space"):
+        SearchPreset(name="n", description="", model="random_forest", features=("age",))

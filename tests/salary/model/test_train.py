@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from salary.config import Asha, SearchPreset
 from salary.model.train import recency
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
@@ -68,15 +70,16 @@ def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, m
                              "salary": [float(i) for i in range(n)]}),
                    folder / "part-0.parquet")
     (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active"]}')
-    preset = {"model": "hist_gradient_boosting", "features": ["age", "is_active", "tenure_years"], "num_samples": 2,
-              "asha": {"min_rows": 100, "reduction_factor": 2, "max_rows": 500}, "space": {}}
-    monkeypatch.setattr(type(settings), "search_presets", lambda self: {"small": preset})
+    small = SearchPreset(name="small", description="", model="hist_gradient_boosting",
+                         features=("age", "is_active", "tenure_years"), num_samples=2,
+                         asha=Asha(min_rows=100, reduction_factor=2, max_rows=500), space={})
+    settings = dataclasses.replace(settings, presets={"small": small})
     given = {}
 
     class Searched(Exception):
         pass
 
-    def fake_search(name, preset, data, storage, target_mse=None):
+    def fake_search(preset, data, storage, target_mse=None):
         given["data"] = data
         raise Searched
 

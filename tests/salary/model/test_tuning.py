@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from salary.config import Asha, SearchPreset
 from salary.model.train import refit_rows_for
 from salary.model.tuning import TargetReached, pick_best, target_stopper
 
@@ -63,14 +64,15 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
     X = rng.uniform(0, 1, size=(60_000, 1))
     y = 10 * X[:, 0] + rng.normal(0, 1, size=len(X))  # noise floor: 1
     data = SearchData(X[:50_000], y[:50_000], X[50_000:], y[50_000:])
-    preset = {"model": "hist_gradient_boosting", "num_samples": 4,
-              "asha": {"min_rows": 1_000, "reduction_factor": 4, "max_rows": 50_000},
-              "space": {"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
-                        "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [100]},
-                        "l2_regularization": {"uniform": [0.0, 0.1]}}}
+    preset = SearchPreset(
+        name="easy", description="", model="hist_gradient_boosting", features=("x",), num_samples=4,
+        asha=Asha(min_rows=1_000, reduction_factor=4, max_rows=50_000),
+        space={"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
+               "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [100]},
+               "l2_regularization": {"uniform": [0.0, 0.1]}})
     ray.init(address=ray_gcs_address)
     try:
-        result = search("easy", preset, data, str(tmp_path), target_mse=1.5)
+        result = search(preset, data, str(tmp_path), target_mse=1.5)
     finally:
         ray.shutdown()
     assert result["reached_target"] and result["best_train_rows"] == 1_000
@@ -83,8 +85,7 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
 def test_an_asha_search_needs_the_fit_rows_up_to_its_largest_rung_and_a_grid_all(settings):
     from salary.model.tuning import search_rows
 
-    presets = settings.search_presets()
-    asha = presets["default"]["asha"]
-    largest = search_rows(presets["default"])
-    assert largest is not None and largest <= asha["max_rows"] < largest * asha["reduction_factor"]
-    assert search_rows(presets["paper"]) is None
+    asha = settings.preset("default").asha
+    largest = search_rows(settings.preset("default"))
+    assert largest is not None and largest <= asha.max_rows < largest * asha.reduction_factor
+    assert search_rows(settings.preset("paper")) is None
