@@ -55,11 +55,7 @@ with DAG(
     tags=["salary", "ray", "prediction"],
     # str(): tojson returns Markup, whose + would HTML-escape the quotes shlex adds.
     user_defined_filters={"shquote": lambda value: shlex.quote(str(value))},
-    default_args={
-        "owner": "data-eng",
-        "retries": SETTINGS.schedule.retries,
-        "retry_delay": dt.timedelta(seconds=SETTINGS.schedule.retry_delay_seconds),
-    },
+    default_args=SETTINGS.schedule.task_defaults,
 ) as dag:
 
     @task(task_id="find_drops")

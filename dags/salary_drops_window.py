@@ -40,11 +40,7 @@ with DAG(
     max_active_runs=1,
     is_paused_upon_creation=True,
     tags=["salary", "prediction"],
-    default_args={
-        "owner": "data-eng",
-        "retries": SETTINGS.schedule.retries,  # a failed listing; a timeout is never retried
-        "retry_delay": dt.timedelta(seconds=SETTINGS.schedule.retry_delay_seconds),
-    },
+    default_args=SETTINGS.schedule.task_defaults,
 ) as dag:
     DropSensor(
         task_id="wait_for_drops",

@@ -82,11 +82,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["salary", "spark", "training"],
-    default_args={
-        "owner": "data-eng",
-        "retries": SETTINGS.schedule.retries,
-        "retry_delay": dt.timedelta(seconds=SETTINGS.schedule.retry_delay_seconds),
-    },
+    default_args=SETTINGS.schedule.task_defaults,
     params={
         "rows": Param(SETTINGS.default_rows, type="integer", minimum=1000,
                       description="Distinct people to generate (raw rows add ~1% duplicates)"),

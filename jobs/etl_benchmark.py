@@ -7,7 +7,7 @@ from salary.data.curate import JOB, run_etl
 from salary.lake import join
 from salary.lake.hadoop_store import HadoopStore
 from salary.runtime.job import job_parser, run_job, start_job
-from salary.runtime.spark import finish_job, get_session
+from salary.runtime.spark import finish_spark_job, get_session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     with stages.stage("session"):
         spark = get_session(JOB)
     result = run_etl(spark, HadoopStore(spark, lake.root), lake, job.settings, args.run_id, stages)
-    finish_job(spark, join(lake.report(JOB, args.run_id), "metrics.json"), JOB, args.run_id, result, stages)
+    finish_spark_job(spark, join(lake.report(JOB, args.run_id), "metrics.json"), JOB, args.run_id, result, stages)
     spark.stop()
     return 0
 

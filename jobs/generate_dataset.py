@@ -7,7 +7,7 @@ from salary.data.generate import write_dataset
 from salary.lake import join
 from salary.lake.hadoop_store import HadoopStore
 from salary.runtime.job import job_parser, run_job, start_job
-from salary.runtime.spark import finish_job, get_session
+from salary.runtime.spark import finish_spark_job, get_session
 
 JOB = "generate_dataset"
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     result = write_dataset(spark, HadoopStore(spark, lake.root), lake, job.settings, args.rows, args.seed,
                            args.run_id, stages, keep_existing=args.keep_existing == "yes")
     manifest = result["manifest"]
-    finish_job(spark, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, {
+    finish_spark_job(spark, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, {
         "skipped": result["skipped"], "rows": manifest["rows"], "rows_out": manifest["raw_rows"],
         "digest": manifest["digest"], "output": lake.generated_chunk}, stages)
     spark.stop()

@@ -11,7 +11,7 @@ import ray
 from salary.drops.predict import predict_drops
 from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
-from salary.runtime.job import emit_summary, job_parser, run_job, start_job, summarize
+from salary.runtime.job import finish_job, job_parser, run_job, start_job
 
 JOB = "predict_drops"
 
@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(logging_level=logging.WARNING)
     store = FsspecStore()
     result = predict_drops(store, lake, job.settings, args.run_id, json.loads(args.drops or "[]") or [], stages)
-    summary = summarize(JOB, args.run_id, stages, result)
-    store.write_json(join(lake.report(JOB, args.run_id), "summary.json"), summary)
-    emit_summary(summary)
+    finish_job(store, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, result, stages)
     return 0
 
 

@@ -10,7 +10,7 @@ import ray
 from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.train import tune_and_publish
-from salary.runtime.job import emit_summary, job_parser, run_job, start_job, summarize
+from salary.runtime.job import finish_job, job_parser, run_job, start_job
 
 JOB = "tune_model"
 
@@ -25,9 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         ray.init(logging_level=logging.WARNING)  # inside a Ray job: the cluster that runs it
     store = FsspecStore()
     result = tune_and_publish(store, lake, job.settings, args.run_id, args.preset, stages, args.curated_run)
-    summary = summarize(JOB, args.run_id, stages, {**result, "cluster_cpus": ray.cluster_resources().get("CPU")})
-    store.write_json(join(lake.report(JOB, args.run_id), "summary.json"), summary)
-    emit_summary(summary)
+    finish_job(store, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id,
+               {**result, "cluster_cpus": ray.cluster_resources().get("CPU")}, stages)
     return 0
 
 

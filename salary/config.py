@@ -109,6 +109,12 @@ class ScheduleSettings:
     drops_window: str
     drops_window_minutes: float
 
+    @property
+    def task_defaults(self) -> dict[str, Any]:
+        """Every DAG's ``default_args``: our owner, the retries and the delay between them."""
+        return {"owner": "data-eng", "retries": self.retries,
+                "retry_delay": dt.timedelta(seconds=self.retry_delay_seconds)}
+
 
 @dataclass(frozen=True)
 class SparkSettings:

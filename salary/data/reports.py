@@ -63,7 +63,7 @@ def run_report_job(
     each query once (``run_queries`` may use one query's rows to plan the next), publish the
     report folder, end with the summary line."""
     from salary.runtime.job import job_parser, start_job
-    from salary.runtime.spark import finish_job, get_session
+    from salary.runtime.spark import finish_spark_job, get_session
 
     parser = job_parser(description)
     add_arguments(parser)
@@ -82,7 +82,7 @@ def run_report_job(
     with stages.stage("publish"):
         publish_report(HadoopStore(spark, lake.root), lake.staging(job, args.run_id), target, tables)
     collected = {name: table.rows for name, table in tables.items()}
-    finish_job(spark, join(target, "summary.json"), job, args.run_id, {
+    finish_spark_job(spark, join(target, "summary.json"), job, args.run_id, {
         "input": source, "output": target, **summarize(collected),
         "results": {name: as_records(rows) for name, rows in collected.items()}}, stages)
     spark.stop()

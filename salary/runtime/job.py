@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from salary.config import Settings, load_settings
 from salary.lake import Lake
 from salary.runtime.version import current as code_version
+
+if TYPE_CHECKING:
+    from salary.lake.store import Store
 
 SUMMARY_MARKER = "JOB_SUMMARY "
 
@@ -109,6 +112,16 @@ def summarize(job: str, run_id: str, stages: Stages, result: dict[str, Any]) -> 
     """A job's summary: what it did, its stage timings and the code version it ran."""
     return {"job": job, "run_id": run_id, **result, "stage_seconds": stages.seconds, "seconds": stages.total,
             "code_version": code_version()}
+
+
+def finish_job(store: Store, report_file: str, job: str, run_id: str, result: dict[str, Any],
+               stages: Stages) -> dict[str, Any]:
+    """Every job's end: its summary (``summarize``) written to the lake as ``report_file`` and
+    logged as the job's last line; returned."""
+    summary = summarize(job, run_id, stages, result)
+    store.write_json(report_file, summary)
+    emit_summary(summary)
+    return summary
 
 
 def emit_summary(summary: dict[str, Any]) -> None:

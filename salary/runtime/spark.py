@@ -6,7 +6,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from salary.runtime.job import Stages, emit_summary, summarize
+from salary.runtime.job import Stages, finish_job
 
 # Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
@@ -90,13 +90,11 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     return out
 
 
-def finish_job(spark: SparkSession, report_file: str, job: str, run_id: str, result: dict[str, Any],
-               stages: Stages) -> dict[str, Any]:
-    """Complete a job's summary with timings, Spark's metrics and the code version, write it to
-    the lake as ``report_file`` and log it as the job's last line."""
+def finish_spark_job(spark: SparkSession, report_file: str, job: str, run_id: str, result: dict[str, Any],
+                     stages: Stages) -> dict[str, Any]:
+    """``finish_job`` of a Spark job: its result with Spark's metrics, written through Hadoop's
+    FileSystem (the lake as the driver sees it)."""
     from salary.lake.hadoop_store import HadoopStore
 
-    summary = summarize(job, run_id, stages, {**result, "spark": resource_metrics(spark)})
-    HadoopStore(spark, report_file).write_json(report_file, summary)
-    emit_summary(summary)
-    return summary
+    return finish_job(HadoopStore(spark, report_file), report_file, job, run_id,
+                      {**result, "spark": resource_metrics(spark)}, stages)
