@@ -34,6 +34,6 @@ def complete_drops(entries: Mapping[str, list[str] | None]) -> list[str]:
 
 def list_complete(uri: str) -> list[str]:
     """Complete drops in the folder ``uri`` (any lake file system; blocking calls)."""
-    from salary.lake.store import open_store
+    from salary.lake import open_store
 
     return complete_drops(open_store(uri).entries(uri))

@@ -168,10 +168,3 @@ class Store(ABC):
         self.rename(staged, target)
         if had_old:
             self.delete(aside)
-
-
-def open_store(uri: str) -> Store:
-    """The store for ``uri`` outside a Spark driver (fsspec: local files or hdfs-native)."""
-    from salary.lake.fsspec_store import FsspecStore
-
-    return FsspecStore()

@@ -77,7 +77,7 @@ class LakeHook(BaseHook):
         """The entries of the folder ``uri`` (empty when it does not exist)."""
         url = urlparse(uri)
         if url.scheme in ("file", ""):
-            from salary.lake.store import open_store
+            from salary.lake import open_store
 
             return open_store(uri).entries(uri)
         _require_hdfs(uri)
@@ -105,7 +105,7 @@ class LakeHook(BaseHook):
         """``entries`` without blocking the event loop (aiohttp; a file lake in a thread)."""
         url = urlparse(uri)
         if url.scheme in ("file", ""):
-            from salary.lake.store import open_store
+            from salary.lake import open_store
 
             return await asyncio.to_thread(lambda: open_store(uri).entries(uri))
         _require_hdfs(uri)

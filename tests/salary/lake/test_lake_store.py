@@ -115,3 +115,13 @@ def test_a_process_that_used_hdfs_can_still_fork_a_child(hdfs):
         proc.wait()
         pytest.fail("the forked child hung")
     assert proc.returncode == 0, err
+
+
+def test_open_store_serves_the_lakes_schemes_and_refuses_others():
+    from salary.lake import open_store
+    from salary.lake.fsspec_store import FsspecStore
+
+    assert isinstance(open_store("file:///tmp/lake"), FsspecStore)
+    assert isinstance(open_store("hdfs://namenode:8020/lake"), FsspecStore)
+    with pytest.raises(ValueError, match="the lake is file:// or hdfs://"):
+        open_store("s3://bucket/lake")
