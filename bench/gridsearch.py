@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from salary.config import load_settings
-from salary.lake import Lake
+from salary.lake import Lake, LakeIO
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import build_pipeline, features, regression_metrics, split
 from salary.model.train import ground_truth, load_curated
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     candidates = json.loads(args.candidates.read_text())
     preset, m = settings.preset("default"), settings.model
     t0 = time.perf_counter()
-    df, manifest = load_curated(FsspecStore(), Lake(args.lake_root, settings.lake), args.curated_run)
+    df, manifest = load_curated(LakeIO(Lake(args.lake_root, settings.lake), FsspecStore()), args.curated_run)
     floor, as_of = ground_truth(manifest, settings)
     parts = split(df["id"].to_numpy(), m.test_percent, m.validation_percent)
     X, y = features(df, as_of, preset.features), df["salary"].to_numpy(np.float64)

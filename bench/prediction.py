@@ -25,7 +25,7 @@ from devtools.ray_jobs import run_and_wait
 from devtools.synthetic import write_drop
 from salary.config import Settings
 from salary.drops.publish import publish_all
-from salary.lake import SUCCESS, Lake, join
+from salary.lake import SUCCESS, Lake, LakeIO, join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import features
 from salary.model.registry import champion, load_version, promote
@@ -35,8 +35,8 @@ STORE = FsspecStore()
 
 
 def make_champion(lake: Lake, version: str, settings: Settings) -> None:
-    if (champion(STORE, lake) or {}).get("version") != version:
-        record = promote(STORE, lake, version, settings.model.promotion_margin)
+    if (champion(LakeIO(lake, STORE)) or {}).get("version") != version:
+        record = promote(LakeIO(lake, STORE), version, settings.model.promotion_margin)
         if not record["promoted"]:
             raise RuntimeError(f"{version} was not promoted: {record['reason']}")
 
@@ -44,7 +44,7 @@ def make_champion(lake: Lake, version: str, settings: Settings) -> None:
 def bare_predict(lake: Lake, drop: str) -> dict[str, float]:
     """The champion's predict() on the drop's rows, in this process (read, features, predict)."""
     t0 = time.perf_counter()
-    model, manifest = load_version(STORE, lake, (champion(STORE, lake) or {})["version"])
+    model, manifest = load_version(LakeIO(lake, STORE), (champion(LakeIO(lake, STORE)) or {})["version"])
     t1 = time.perf_counter()
     tables = [pq.read_table(io.BytesIO(STORE.read_bytes(f))) for f in STORE.files(join(lake.incoming, drop))]
     df = pa.concat_tables(tables).to_pandas()
@@ -62,7 +62,7 @@ def ray_job(address: str, lake: Lake, drop: str) -> dict[str, Any]:
                                           f"--run-id '{run_id}' --config config/pipeline.toml "
                                           f"--drops '{json.dumps([drop])}'", REPO, 0.1)
     t = time.perf_counter()
-    published = publish_all(STORE, lake, run_id, summary["drops"])
+    published = publish_all(LakeIO(lake, STORE), run_id, summary["drops"])
     if published["published"] != [drop]:
         raise RuntimeError(f"{drop} was not published: {published}")
     stages = summary["stage_seconds"]

@@ -93,18 +93,18 @@ with DAG(
         degraded drop is an event of the model-health asset (one per cooldown); draw each drop."""
         from salary.drops.health import draw_drops, judge_drops
         from salary.drops.publish import publish_all
-        from salary.lake import Lake, open_store
+        from salary.lake import open_lake
         from salary.runtime.job import task_summary
 
-        store, lake = open_store(lake_root), Lake(lake_root, SETTINGS.lake)
-        summary = publish_all(store, lake, run_id, job["drops"])
+        lake = open_lake(lake_root, SETTINGS.lake)
+        summary = publish_all(lake, run_id, job["drops"])
         last = inlet_events[MODEL_HEALTH].ascending(False).limit(1)
-        alerts = judge_drops(store, lake, run_id, summary["drops"], last[0].timestamp if len(last) else None,
+        alerts = judge_drops(lake, run_id, summary["drops"], last[0].timestamp if len(last) else None,
                              dt.timedelta(minutes=SETTINGS.schedule.retrain_cooldown_minutes),
                              P.degraded_mse_over_test)
         for alert in (a for a in alerts if a["event"]):
             outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=alert)
-        pictures = draw_drops(store, lake, summary["drops"], P.degraded_mse_over_test)
+        pictures = draw_drops(lake, summary["drops"], P.degraded_mse_over_test)
         task_summary("publish", run_id, {**summary, "health_alerts": alerts, "pictures": pictures})
         return summary
 

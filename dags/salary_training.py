@@ -118,11 +118,11 @@ with DAG(
         """Make this run's model the champion if it beats the current one on the same test rows;
         a promotion (only) is an event of the salary_champion asset. The decision records what
         started the run (schedule, a user, or the model-health events it answers)."""
-        from salary.lake import Lake, open_store
+        from salary.lake import open_lake
         from salary.model.registry import promote
         from salary.runtime.job import task_summary
 
-        decision = promote(open_store(lake_root), Lake(lake_root, SETTINGS.lake), run_id,
+        decision = promote(open_lake(lake_root, SETTINGS.lake), run_id,
                            SETTINGS.model.promotion_margin, run_trigger(dag_run.run_type, triggering_asset_events))
         if decision["promoted"]:
             outlet_events[CHAMPION_ALIAS].add(CHAMPION, extra=decision)

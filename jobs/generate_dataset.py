@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from salary.data.generate import write_dataset
-from salary.lake import join
 from salary.lake.hadoop_store import HadoopStore
 from salary.runtime.job import job_parser, run_job, start_job
 from salary.runtime.spark import finish_spark_job, get_session
@@ -19,15 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-existing", choices=["yes", "no"], default="no",
                         help="keep a generated dataset already there, whatever its rows and seed")
     job = start_job(parser, argv)
-    args, lake, stages = job.args, job.lake, job.stages
-    with stages.stage("session"):
+    with job.stages.stage("session"):
         spark = get_session(JOB)
-    result = write_dataset(spark, HadoopStore(spark, lake.root), lake, job.settings, args.rows, args.seed,
-                           args.run_id, stages, keep_existing=args.keep_existing == "yes")
+    ctx = job.context(HadoopStore(spark, job.lake.root))
+    result = write_dataset(spark, ctx, job.args.rows, job.args.seed, keep_existing=job.args.keep_existing == "yes")
     manifest = result["manifest"]
-    finish_spark_job(spark, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, {
-        "skipped": result["skipped"], "rows": manifest["rows"], "rows_out": manifest["raw_rows"],
-        "digest": manifest["digest"], "output": lake.generated_chunk}, stages)
+    finish_spark_job(spark, ctx, JOB, {"skipped": result["skipped"], "rows": manifest["rows"],
+                                       "rows_out": manifest["raw_rows"], "digest": manifest["digest"],
+                                       "output": job.lake.generated_chunk})
     spark.stop()
     return 0
 

@@ -9,7 +9,6 @@ import logging
 import ray
 
 from salary.drops.predict import predict_drops
-from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
 from salary.runtime.job import finish_job, job_parser, run_job, start_job
 
@@ -20,12 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--drops", default="[]", help="JSON list of complete drop names (the sensor's XCom)")
     job = start_job(parser, argv)
-    args, lake, stages = job.args, job.lake, job.stages
-    with stages.stage("connect"):
-        ray.init(logging_level=logging.WARNING)
-    store = FsspecStore()
-    result = predict_drops(store, lake, job.settings, args.run_id, json.loads(args.drops or "[]") or [], stages)
-    finish_job(store, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id, result, stages)
+    with job.stages.stage("connect"):
+        ray.init(logging_level=logging.WARNING)  # inside a Ray job: the cluster that runs it
+    ctx = job.context(FsspecStore())
+    result = predict_drops(ctx, json.loads(job.args.drops or "[]") or [])
+    finish_job(ctx, JOB, result)
     return 0
 
 

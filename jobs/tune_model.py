@@ -7,7 +7,6 @@ import logging
 
 import ray
 
-from salary.lake import join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.train import tune_and_publish
 from salary.runtime.job import finish_job, job_parser, run_job, start_job
@@ -20,13 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="default", help="search preset in config/search_spaces.toml")
     parser.add_argument("--curated-run", default=None, help="train on another run's curated version")
     job = start_job(parser, argv)
-    args, lake, stages = job.args, job.lake, job.stages
-    with stages.stage("connect"):
+    with job.stages.stage("connect"):
         ray.init(logging_level=logging.WARNING)  # inside a Ray job: the cluster that runs it
-    store = FsspecStore()
-    result = tune_and_publish(store, lake, job.settings, args.run_id, args.preset, stages, args.curated_run)
-    finish_job(store, join(lake.report(JOB, args.run_id), "summary.json"), JOB, args.run_id,
-               {**result, "cluster_cpus": ray.cluster_resources().get("CPU")}, stages)
+    ctx = job.context(FsspecStore())
+    result = tune_and_publish(ctx, job.args.preset, job.args.curated_run)
+    finish_job(ctx, JOB, {**result, "cluster_cpus": ray.cluster_resources().get("CPU")})
     return 0
 
 

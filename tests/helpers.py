@@ -6,16 +6,18 @@ import io
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from devtools.airflow_services import airflow, json_rows, wait_for
 from devtools.services import free_port
+from devtools.synthetic import people
+from salary.config import load_settings
+from salary.lake import Lake, LakeIO
 from salary.lake.fsspec_store import FsspecStore
 
-__all__ = ["STORE", "airflow", "drop_table", "free_port", "json_rows", "local", "put", "short_tmp", "wait_for"]
+__all__ = ["STORE", "airflow", "drop_table", "free_port", "json_rows", "lake_io", "local", "put", "short_tmp",
+           "wait_for"]
 
 STORE = FsspecStore()
 
@@ -35,21 +37,20 @@ def put(uri: str, data: pa.Table | bytes = b"") -> None:
     STORE.write_bytes(uri, data)
 
 
+def lake_io(lake: Lake) -> LakeIO[FsspecStore]:
+    """The lake at these paths through the test's fsspec store."""
+    return LakeIO(lake, STORE)
+
+
 def local(uri: str) -> str:
     """The local path of a file:// lake URI."""
     return uri.removeprefix("file://")
 
 
-def drop_table(n: int, start_id: int = 1, **overrides) -> pa.Table:
-    """``n`` people with a drop's columns (ids from ``start_id``), columns replaced by ``overrides``."""
-    rng = np.random.default_rng(start_id)
-    data = {
-        "id": np.arange(start_id, start_id + n, dtype=np.int64),
-        "age": rng.integers(18, 81, n).astype(np.int32),
-        "is_active": rng.random(n) < 0.6,
-        "signup_date": pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.integers(0, 2000, n), unit="D"),
-    }
-    data.update(overrides)
-    df = pd.DataFrame(data)
-    df["signup_date"] = df["signup_date"].dt.date if hasattr(df["signup_date"], "dt") else df["signup_date"]
+def drop_table(n: int, start_id: int = 1, **overrides: object) -> pa.Table:
+    """``n`` people with a drop's columns (ids from ``start_id``; the generator ``make drop``
+    uses), columns replaced by ``overrides``."""
+    df = people(n, start_id, load_settings().dataset, start_id=start_id, with_salary=False)
+    for column, values in overrides.items():
+        df[column] = values
     return pa.Table.from_pandas(df, preserve_index=False)

@@ -17,7 +17,6 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from salary.config import Settings
 from salary.data.etl import (
     CONFLICTING_ID,
     CURATED,
@@ -31,8 +30,8 @@ from salary.data.etl import (
     written_counts,
 )
 from salary.errors import BadInputError
-from salary.lake import CURRENT, GENERATED_CHUNK, LABELLED_PREFIX, MANIFEST, SUCCESS, Lake, Store, join, path_segment
-from salary.runtime.job import Stages
+from salary.lake import CURRENT, GENERATED_CHUNK, LABELLED_PREFIX, MANIFEST, SUCCESS, Store, join, path_segment
+from salary.runtime.job import JobContext
 from salary.schema import RAW_COLUMNS, SOURCE
 
 JOB = "etl_benchmark"
@@ -83,8 +82,8 @@ def read_raw(spark: SparkSession, chunks: list[str]) -> DataFrame:
     return functools.reduce(DataFrame.unionByName, frames)
 
 
-def run_etl(spark: SparkSession, store: Store, lake: Lake, settings: Settings, run_id: str,
-            stages: Stages) -> dict[str, Any]:
+def run_etl(spark: SparkSession, ctx: JobContext[Any]) -> dict[str, Any]:
+    store, lake, settings, run_id, stages = ctx.lake.store, ctx.lake.paths, ctx.settings, ctx.run_id, ctx.stages
     truth = settings.dataset.truth
     with stages.stage("read_validate"):
         chunks, expired, arrivals = training_chunks(store, lake.raw, dt.datetime.now(dt.UTC),

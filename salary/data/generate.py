@@ -14,8 +14,8 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from salary.config import DatasetSpec, GroundTruth, Settings
-from salary.lake import MANIFEST, Lake, Store, join
-from salary.runtime.job import Stages
+from salary.lake import MANIFEST, join
+from salary.runtime.job import JobContext
 from salary.schema import RAW_COLUMNS
 
 __all__ = ["RAW_COLUMNS", "NULLABLE_COLUMNS", "clean_rows", "generate", "make_dirty", "uniform", "write_dataset"]
@@ -129,10 +129,11 @@ def build_manifest(settings: Settings, rows: int, seed: int, counts: dict[str, i
     }
 
 
-def write_dataset(spark: SparkSession, store: Store, lake: Lake, settings: Settings,
-                  rows: int, seed: int, run_id: str, stages: Stages, keep_existing: bool = False) -> dict[str, Any]:
+def write_dataset(spark: SparkSession, ctx: JobContext[Any], rows: int, seed: int,
+                  keep_existing: bool = False) -> dict[str, Any]:
     """Generate and publish the chunk unless an identical one exists (with ``keep_existing``:
     unless any complete one exists); return the summary."""
+    store, lake, settings, run_id, stages = ctx.lake.store, ctx.lake.paths, ctx.settings, ctx.run_id, ctx.stages
     target = lake.generated_chunk
     digest = settings.dataset.digest(rows, seed)
     with stages.stage("check_existing"):

@@ -71,6 +71,7 @@ def run_report_job(
     args, settings, lake, stages = started.args, started.settings, started.lake, started.stages
     with stages.stage("session"):
         spark = get_session(job)
+    ctx = started.context(HadoopStore(spark, lake.root))
 
     def collect(name: str, df: DataFrame) -> Table:
         with stages.stage(name):
@@ -80,10 +81,9 @@ def run_report_job(
     tables = run_queries(spark.read.parquet(source), settings, args, collect)
     target = lake.report(job, args.run_id)
     with stages.stage("publish"):
-        publish_report(HadoopStore(spark, lake.root), lake.staging(job, args.run_id), target, tables)
+        publish_report(ctx.lake.store, lake.staging(job, args.run_id), target, tables)
     collected = {name: table.rows for name, table in tables.items()}
-    finish_spark_job(spark, join(target, "summary.json"), job, args.run_id, {
-        "input": source, "output": target, **summarize(collected),
-        "results": {name: as_records(rows) for name, rows in collected.items()}}, stages)
+    finish_spark_job(spark, ctx, job, {"input": source, "output": target, **summarize(collected),
+                                       "results": {name: as_records(rows) for name, rows in collected.items()}})
     spark.stop()
     return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from salary.drops import CLAIM_RECORD
 from salary.drops.listing import complete_drops
-from salary.lake import Lake, Store, is_visible, join, path_segment
+from salary.lake import LakeIO, is_visible, join, path_segment
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +24,16 @@ class Claim:
     how: str  # "new", "resumed" (this run's own earlier claim) or "taken over" (lease expired)
 
 
-def _claim_new(store: Store, lake: Lake, owner: str, wanted: Sequence[str]) -> list[Claim]:
-    mine = lake.claimed(owner)
-    ready = set(complete_drops(store.entries(lake.incoming)))
+def _claim_new(lake: LakeIO, owner: str, wanted: Sequence[str]) -> list[Claim]:
+    mine = lake.paths.claimed(owner)
+    ready = set(complete_drops(lake.store.entries(lake.paths.incoming)))
     claims = []
     for drop in wanted:
         if drop not in ready:
             log.info("drop %s is no longer complete in incoming/ (claimed by another run?): skipped", drop)
             continue
         try:
-            store.rename(join(lake.incoming, drop), join(mine, drop))
+            lake.store.rename(join(lake.paths.incoming, drop), join(mine, drop))
             claims.append(Claim(drop, "new"))
         except FileNotFoundError:
             log.info("drop %s was claimed by another run first: skipped", drop)
@@ -42,20 +42,20 @@ def _claim_new(store: Store, lake: Lake, owner: str, wanted: Sequence[str]) -> l
     return claims
 
 
-def _take_over_expired(store: Store, lake: Lake, owner: str, lease_seconds: float, now: float) -> list[Claim]:
-    claimed_root, mine = join(lake.drops, "claimed"), lake.claimed(owner)
+def _take_over_expired(lake: LakeIO, owner: str, lease_seconds: float, now: float) -> list[Claim]:
+    claimed_root, mine = join(lake.paths.drops, "claimed"), lake.paths.claimed(owner)
     claims = []
-    for other in store.names(claimed_root):
+    for other in lake.store.names(claimed_root):
         if other == path_segment(owner):
             continue
         theirs = join(claimed_root, other)
-        record = store.read_json(join(theirs, CLAIM_RECORD)) or {}
-        age = now - float(record.get("claimed_at") or store.mtime(theirs))
+        record = lake.store.read_json(join(theirs, CLAIM_RECORD)) or {}
+        age = now - float(record.get("claimed_at") or lake.store.mtime(theirs))
         if age < lease_seconds:
             continue
-        for drop in (d for d in store.names(theirs) if is_visible(d)):
+        for drop in (d for d in lake.store.names(theirs) if is_visible(d)):
             try:
-                store.rename(join(theirs, drop), join(mine, drop))
+                lake.store.rename(join(theirs, drop), join(mine, drop))
             except (FileNotFoundError, FileExistsError):
                 continue
             log.warning("took over drop %s from run %s (claimed %.0f s ago, lease %.0f s)",
@@ -64,17 +64,17 @@ def _take_over_expired(store: Store, lake: Lake, owner: str, lease_seconds: floa
     return claims
 
 
-def claim_drops(store: Store, lake: Lake, owner: str, wanted: Sequence[str], lease_seconds: float,
+def claim_drops(lake: LakeIO, owner: str, wanted: Sequence[str], lease_seconds: float,
                 now: float | None = None) -> list[Claim]:
     """Claim ``wanted`` drops for ``owner``; resume its own claims; take over expired ones.
 
     A drop another run claimed first is skipped (its rename fails: exactly one run wins).
     """
     now = time.time() if now is None else now
-    claims = [Claim(d, "resumed") for d in store.names(lake.claimed(owner)) if is_visible(d)]
-    claims += _claim_new(store, lake, owner, wanted)
-    claims += _take_over_expired(store, lake, owner, lease_seconds, now)
+    claims = [Claim(d, "resumed") for d in lake.store.names(lake.paths.claimed(owner)) if is_visible(d)]
+    claims += _claim_new(lake, owner, wanted)
+    claims += _take_over_expired(lake, owner, lease_seconds, now)
     if claims:
-        store.write_json(join(lake.claimed(owner), CLAIM_RECORD),
+        lake.store.write_json(join(lake.paths.claimed(owner), CLAIM_RECORD),
                          {"owner": owner, "claimed_at": now, "drops": [c.drop for c in claims]})
     return claims

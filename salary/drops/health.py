@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from salary.lake import Lake, Store, join
+from salary.lake import LakeIO, join
 from salary.model.monitoring import health_verdict
 from salary.model.pictures import PICTURES, drop_pictures, save_pictures
 
@@ -31,7 +31,7 @@ def cooldown_decisions(verdicts: Sequence[Mapping[str, Any]], last_event_at: dt.
     return out
 
 
-def judge_drops(store: Store, lake: Lake, run_id: str, drops: Sequence[Mapping[str, Any]],
+def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
                 last_event_at: dt.datetime | None, cooldown: dt.timedelta, degraded_mse_over_test: float,
                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Record the health of every predicted drop; return the unhealthy ones with their event decision."""
@@ -42,7 +42,7 @@ def judge_drops(store: Store, lake: Lake, run_id: str, drops: Sequence[Mapping[s
                                                         cooldown)}
     for drop, verdict in verdicts.items():
         record = decided.get(drop) or {"drop": drop, "healthy": True, "event": False}
-        store.write_json(lake.health_record(drop), {**record, "healthy": verdict is None, "run": run_id,
+        lake.store.write_json(lake.paths.health_record(drop), {**record, "healthy": verdict is None, "run": run_id,
                                                     "decided_at": now.isoformat()})
         if verdict:
             log.warning("drop %s: %s; %s", drop, "; ".join(verdict["reasons"]),
@@ -50,14 +50,14 @@ def judge_drops(store: Store, lake: Lake, run_id: str, drops: Sequence[Mapping[s
     return list(decided.values())
 
 
-def draw_drops(store: Store, lake: Lake, drops: Sequence[Mapping[str, Any]],
+def draw_drops(lake: LakeIO, drops: Sequence[Mapping[str, Any]],
                degraded_mse_over_test: float) -> dict[str, str | None]:
     """Each predicted drop's pictures next to its predictions (after they are published: drawing
     is not on the way to them). Returns where each landed (None: could not draw, logged)."""
     out = {}
     for result in (r for r in drops if r["status"] == "predicted"):
-        folder = lake.predictions(result["drop"])
-        monitoring = store.read_json(join(folder, "monitoring.json")) or {}
-        out[result["drop"]] = save_pictures(store, join(folder, PICTURES), f"drop {result['drop']}", drop_pictures,
+        folder = lake.paths.predictions(result["drop"])
+        monitoring = lake.store.read_json(join(folder, "monitoring.json")) or {}
+        out[result["drop"]] = save_pictures(lake.store, join(folder, PICTURES), f"drop {result['drop']}", drop_pictures,
                                             result["drop"], monitoring, degraded_mse_over_test)
     return out

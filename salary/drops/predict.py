@@ -20,18 +20,17 @@ import pandas as pd
 import pyarrow as pa
 import ray
 
-from salary.config import Settings
 from salary.drops import PREDICTION, REJECT_REASON, DropRejected
 from salary.drops.claims import claim_drops
 from salary.drops.publish import already_published, stage_rejected, staging_dir
 from salary.drops.validate import read_drop, validate_rows
 from salary.errors import BadInputError
-from salary.lake import MANIFEST, SUCCESS, Lake, Store, join
+from salary.lake import MANIFEST, SUCCESS, Store, join
 from salary.lake.tables import write_csv, write_parquet
 from salary.model.features import features
 from salary.model.monitoring import drift_report
 from salary.model.registry import champion, load_version
-from salary.runtime.job import Stages
+from salary.runtime.job import JobContext
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -132,13 +131,14 @@ def _rejected_whole(store: Store, staged: str, result: dict[str, Any], reason: s
             "rows_rejected": None}
 
 
-def predict_drop(store: Store, lake: Lake, settings: Settings, owner: str, drop: str, model_ref: Any,
-                 manifest: dict[str, Any], cpus: int, stages: Stages) -> dict[str, Any]:
+def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
+                 cpus: int) -> dict[str, Any]:
     """Validate and predict one claimed drop; stage its outputs. Returns its result record."""
-    staged = staging_dir(lake, owner, drop)
+    store, settings, owner, stages = ctx.lake.store, ctx.settings, ctx.run_id, ctx.stages
+    staged = staging_dir(ctx.lake.paths, owner, drop)
     truth = settings.dataset.truth
     result: dict[str, Any] = {"drop": drop, "model_version": manifest["version"], "run": owner}
-    published = already_published(store, lake, drop)
+    published = already_published(ctx.lake, drop)
     if published is not None and published.get("run") == owner:
         log.info("drop %s: predictions already published by this run (a retry): not predicted again", drop)
         return {**published, "status": "predicted"}
@@ -148,7 +148,7 @@ def predict_drop(store: Store, lake: Lake, settings: Settings, owner: str, drop:
             f"(predictions/{drop}); send new data under a new name"))
     try:
         with stages.stage(f"{drop}:read"):
-            table, files = read_drop(store, join(lake.claimed(owner), drop), drop)
+            table, files = read_drop(store, join(ctx.lake.paths.claimed(owner), drop), drop)
     except DropRejected as exc:
         return _rejected_whole(store, staged, result, str(exc))
 
@@ -187,23 +187,23 @@ def predict_drop(store: Store, lake: Lake, settings: Settings, owner: str, drop:
     return result
 
 
-def predict_drops(store: Store, lake: Lake, settings: Settings, run_id: str, wanted: Sequence[str],
-                  stages: Stages) -> dict[str, Any]:
+def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]:
     """Claim the drops (``wanted`` plus this run's and expired claims) and predict each one."""
+    lake, stages = ctx.lake, ctx.stages
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     workers = [warm_up.remote() for _ in range(cpus)]
-    incumbent = champion(store, lake)
+    incumbent = champion(lake)
     if incumbent is None:
         # Checked before claiming: the drops stay in incoming/ for a later run.
         raise BadInputError("no champion model in the registry yet: run salary_training first")
     with stages.stage("load_model"):
-        model, manifest = load_version(store, lake, incumbent["version"])
+        model, manifest = load_version(lake, incumbent["version"])
         model_ref = ray.put(model)
     with stages.stage("claim"):
-        claims = claim_drops(store, lake, run_id, wanted, settings.predict.claim_lease_seconds)
+        claims = claim_drops(lake, ctx.run_id, wanted, ctx.settings.predict.claim_lease_seconds)
     log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
     with stages.stage("workers_ready"):  # start-up, not work: new processes for this job
         warm = len(set(ray.get(workers)))
-    results = [{**predict_drop(store, lake, settings, run_id, c.drop, model_ref, manifest, cpus, stages),
+    results = [{**predict_drop(ctx, c.drop, model_ref, manifest, cpus),
                 "claim": c.how} for c in claims]
     return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus, "warm_workers": warm}

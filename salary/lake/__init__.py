@@ -1,6 +1,10 @@
 """The lake: where each dataset lives (``paths``) and the one way to read, write and publish
 files there (``store``)."""
 
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from salary.config import LakeLayout
 from salary.lake.paths import (
     CURRENT,
     GENERATED_CHUNK,
@@ -15,8 +19,24 @@ from salary.lake.paths import (
 )
 from salary.lake.store import Store
 
-__all__ = ["CURRENT", "GENERATED_CHUNK", "LABELLED_PREFIX", "MANIFEST", "SUCCESS", "Lake", "Store", "failure_record",
-           "is_visible", "join", "open_store", "path_segment"]
+__all__ = ["CURRENT", "GENERATED_CHUNK", "LABELLED_PREFIX", "MANIFEST", "SUCCESS", "Lake", "LakeIO", "Store",
+           "failure_record", "is_visible", "join", "open_lake", "open_store", "path_segment"]
+
+S = TypeVar("S", bound=Store)
+
+
+@dataclass(frozen=True)
+class LakeIO(Generic[S]):
+    """One lake as code uses it: where each dataset lives (``paths``) and the store that reads,
+    writes and publishes there (``store``: fsspec outside Spark, Hadoop's FileSystem in a driver)."""
+
+    paths: Lake
+    store: S
+
+
+def open_lake(root: str, layout: LakeLayout) -> LakeIO[Store]:
+    """The lake at ``root`` outside a Spark driver (``open_store``)."""
+    return LakeIO(Lake(root, layout), open_store(root))
 
 
 def open_store(uri: str) -> Store:

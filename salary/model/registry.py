@@ -16,7 +16,7 @@ from typing import Any
 
 import joblib
 
-from salary.lake import Lake, Store, join
+from salary.lake import LakeIO, join
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _dump(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def publish_version(store: Store, lake: Lake, version: str, pipeline: Any, manifest: dict[str, Any],
+def publish_version(lake: LakeIO, version: str, pipeline: Any, manifest: dict[str, Any],
                     metrics: dict[str, Any], extra_files: Mapping[str, bytes] | None = None) -> str:
     """Stage a model version (with ``extra_files``, e.g. its pictures), then publish it by one
     rename. Returns its URI.
@@ -52,27 +52,27 @@ def publish_version(store: Store, lake: Lake, version: str, pipeline: Any, manif
         "ml_model.pkl": _dump(pipeline.named_steps["model"]),
         "scaler.pkl": _dump(pipeline.named_steps["scaler"]),
     }
-    target = lake.model_version(version)
-    staging = store.stage(lake.staging("register_model", version))
+    target = lake.paths.model_version(version)
+    staging = lake.store.stage(lake.paths.staging("register_model", version))
     for name, data in artifacts.items():
-        store.write_bytes(join(staging, name), data)
+        lake.store.write_bytes(join(staging, name), data)
     for name, data in (extra_files or {}).items():
-        store.write_bytes(join(staging, name), data)
-    store.write_json(join(staging, "metrics.json"), metrics)
+        lake.store.write_bytes(join(staging, name), data)
+    lake.store.write_json(join(staging, "metrics.json"), metrics)
     full = {**manifest, "version": version, "sha256": {n: sha256(d) for n, d in artifacts.items()}}
-    store.write_json(join(staging, "manifest.json"), full)  # last: the folder is complete
-    if store.publish(staging, target):
+    lake.store.write_json(join(staging, "manifest.json"), full)  # last: the folder is complete
+    if lake.store.publish(staging, target):
         log.info("published model version %s to %s", version, target)
     return target
 
 
-def load_version(store: Store, lake: Lake, version: str) -> tuple[Any, dict[str, Any]]:
+def load_version(lake: LakeIO, version: str) -> tuple[Any, dict[str, Any]]:
     """A version's pipeline (sha256-checked before unpickling) and its manifest."""
-    folder = lake.model_version(version)
-    manifest = store.read_json(join(folder, "manifest.json"))
+    folder = lake.paths.model_version(version)
+    manifest = lake.store.read_json(join(folder, "manifest.json"))
     if manifest is None:
         raise FileNotFoundError(f"no model manifest in {folder}")
-    data = store.read_bytes(join(folder, MODEL_FILE))
+    data = lake.store.read_bytes(join(folder, MODEL_FILE))
     expected = manifest["sha256"][MODEL_FILE]
     if sha256(data) != expected:
         raise IntegrityError(
@@ -81,9 +81,9 @@ def load_version(store: Store, lake: Lake, version: str) -> tuple[Any, dict[str,
     return joblib.load(io.BytesIO(data)), manifest
 
 
-def champion(store: Store, lake: Lake) -> dict[str, Any] | None:
+def champion(lake: LakeIO) -> dict[str, Any] | None:
     """The champion pointer: {"version", "test_mse", ...}, or None before the first promotion."""
-    return store.read_json(join(lake.models, CHAMPION))
+    return lake.store.read_json(join(lake.paths.models, CHAMPION))
 
 
 @dataclass(frozen=True)
@@ -104,19 +104,19 @@ def decide(candidate_mse: float, champion_mse: float | None, margin: float) -> D
                            f"x (1 - {margin}) = {threshold:,.0f}")
 
 
-def promote(store: Store, lake: Lake, version: str, margin: float,
+def promote(lake: LakeIO, version: str, margin: float,
             trigger: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Apply the promotion gate to ``version`` and record the decision, with what started the
-    run (``trigger``), in the lake.
+    run (``trigger``), in the lake.paths.
 
     Both MSEs come from the version's metrics.json, where the tuning job scored the candidate
     and the champion of the time on the same test rows.
     """
-    folder = lake.model_version(version)
-    metrics = store.read_json(join(folder, "metrics.json"))
+    folder = lake.paths.model_version(version)
+    metrics = lake.store.read_json(join(folder, "metrics.json"))
     if metrics is None:
         raise FileNotFoundError(f"no metrics.json in {folder}")
-    current = champion(store, lake)
+    current = champion(lake)
     on_split = metrics.get("champion_on_test_split") or {}
     if current and on_split.get("version") != current["version"]:
         raise RuntimeError(
@@ -128,9 +128,9 @@ def promote(store: Store, lake: Lake, version: str, margin: float,
               "candidate_test_mse": metrics["test"]["mse"], "previous_champion": current,
               "champion_test_mse_on_same_rows": on_split.get("mse"), "trigger": dict(trigger or {})}
     if decision.promote:
-        store.write_json(join(lake.models, CHAMPION), {
+        lake.store.write_json(join(lake.paths.models, CHAMPION), {
             "version": version, "test_mse": metrics["test"]["mse"], "path": folder,
             "mse_over_floor": metrics["test"]["mse_over_floor"]})
-    store.write_json(join(lake.models, "decisions", f"{folder.rsplit('/', 1)[1]}.json"), record)
+    lake.store.write_json(join(lake.paths.models, "decisions", f"{folder.rsplit('/', 1)[1]}.json"), record)
     log.info("promotion of %s: %s (%s)", version, "PROMOTED" if decision.promote else "kept out", decision.reason)
     return record

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from salary.config import SearchPreset, Settings
 from salary.errors import BadInputError
-from salary.lake import LABELLED_PREFIX, MANIFEST, Lake, join
+from salary.lake import LABELLED_PREFIX, MANIFEST, Lake, LakeIO, join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import (
     MODEL_COLUMNS,
@@ -37,19 +37,19 @@ from salary.model.monitoring import reference_bins
 from salary.model.pictures import PICTURES, draw, training_pictures
 from salary.model.registry import champion, load_version, publish_version
 from salary.model.tuning import SearchData, load_model, search, search_rows
-from salary.runtime.job import Stages, code_version
+from salary.runtime.job import JobContext, Stages, code_version
 from salary.schema import SOURCE
 
 log = logging.getLogger(__name__)
 
 
-def load_curated(store: FsspecStore, lake: Lake, run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+def load_curated(lake: LakeIO[FsspecStore], run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """This run's curated rows (model columns only) and the curated manifest."""
-    uri = lake.curated_version(run_id)
-    manifest = store.read_json(join(uri, MANIFEST))
+    uri = lake.paths.curated_version(run_id)
+    manifest = lake.store.read_json(join(uri, MANIFEST))
     if manifest is None:
         raise BadInputError(f"no published curated dataset at {uri} (did etl_benchmark run for this run?)")
-    fs, path = store.filesystem(uri)
+    fs, path = lake.store.filesystem(uri)
     # Versions curated before labelled drops existed have no source column: all generated.
     columns = [*MODEL_COLUMNS, SOURCE] if SOURCE in manifest.get("columns", []) else list(MODEL_COLUMNS)
     # source is one of a few names per row: dictionary-encoded it stays a small categorical,
@@ -86,14 +86,14 @@ def ground_truth(manifest: dict[str, Any], settings: Settings) -> tuple[float, d
     return float(floor), as_of
 
 
-def score_champion(store: FsspecStore, lake: Lake, test_rows: pd.DataFrame, y_test: np.ndarray, as_of: dt.date,
+def score_champion(lake: LakeIO[FsspecStore], test_rows: pd.DataFrame, y_test: np.ndarray, as_of: dt.date,
                    names: tuple[str, ...], weights: np.ndarray | None) -> dict[str, Any] | None:
     """The current champion's MSE on exactly the candidate's test rows, with the same weights
     (what the gate compares)."""
-    incumbent = champion(store, lake)
+    incumbent = champion(lake)
     if not incumbent:
         return None
-    old, old_manifest = load_version(store, lake, incumbent["version"])
+    old, old_manifest = load_version(lake, incumbent["version"])
     X_old = features(test_rows, as_of, tuple(old_manifest.get("features", names)))
     return {"version": incumbent["version"], "mse": mse(y_test, old.predict(X_old), weights)}
 
@@ -145,11 +145,11 @@ class Rows:
     validation: np.ndarray
 
 
-def load_training_data(store: FsspecStore, lake: Lake, settings: Settings, curated_run: str,
+def load_training_data(lake: LakeIO[FsspecStore], settings: Settings, curated_run: str,
                        names: tuple[str, ...]) -> TrainingData:
     """The curated version's rows, split by id, with the features ``names`` and the weights."""
     m = settings.model
-    df, manifest = load_curated(store, lake, curated_run)
+    df, manifest = load_curated(lake, curated_run)
     floor, as_of = ground_truth(manifest, settings)
     fresh = recency(df, manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC), m.labelled_half_life_days)
     return TrainingData(df, manifest, floor, as_of, split(df["id"].to_numpy(), m.test_percent, m.validation_percent),
@@ -200,7 +200,7 @@ def final_model(data: TrainingData, preset: SearchPreset, result: dict[str, Any]
                                                                  {"model__sample_weight": weights}))
 
 
-def evaluate(store: FsspecStore, lake: Lake, data: TrainingData, model: Any, refit_rows: np.ndarray,
+def evaluate(lake: LakeIO[FsspecStore], data: TrainingData, model: Any, refit_rows: np.ndarray,
              names: tuple[str, ...]) -> tuple[dict[str, Any], np.ndarray, dict[str, Any] | None]:
     """Test metrics, test predictions, and the champion's MSE on the same rows and weights."""
     test_rows = data.parts.test
@@ -208,7 +208,7 @@ def evaluate(store: FsspecStore, lake: Lake, data: TrainingData, model: Any, ref
     train_mean = float(np.average(data.y[refit_rows], weights=data.w(refit_rows)))
     y_pred = model.predict(data.X[test_rows])
     test = regression_metrics(y_test, y_pred, data.floor, train_mean, w_test)
-    champion_on_split = score_champion(store, lake, data.df.loc[test_rows], y_test, data.as_of, names, w_test)
+    champion_on_split = score_champion(lake, data.df.loc[test_rows], y_test, data.as_of, names, w_test)
     log.info("test MSE %.0f = %.4f x floor (mean predictor: %.2f x floor), R2 %.4f",
              test["mse"], test["mse_over_floor"], test["mean_baseline_over_floor"], test["r2"])
     return test, y_pred, champion_on_split
@@ -246,16 +246,16 @@ def version_manifest(lake: Lake, settings: Settings, run_id: str, curated_run: s
     }
 
 
-def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id: str, preset_name: str, stages: Stages,
-                     curated_run: str | None = None) -> dict[str, Any]:
+def tune_and_publish(ctx: JobContext[FsspecStore], preset_name: str, curated_run: str | None = None) -> dict[str, Any]:
     """Load, search, fit, evaluate, draw and publish this run's model version (each a stage)."""
+    lake, settings, run_id, stages = ctx.lake, ctx.settings, ctx.run_id, ctx.stages
     try:
         preset = settings.preset(preset_name)
     except ValueError as err:
         raise BadInputError(str(err)) from err
     curated_run = curated_run or run_id
     with stages.stage("load"):
-        data = load_training_data(store, lake, settings, curated_run, preset.features)
+        data = load_training_data(lake, settings, curated_run, preset.features)
     rng = np.random.default_rng(0)  # seeded: the same rows, and the same drift reference, on every run
     rows = choose_rows(data, preset, settings.model.validation_rows, rng)
     log.info("rows: %d curated (%d from labelled drops), %d train (%d fit, %d searched, %d validation), %d test; "
@@ -275,7 +275,7 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
     with stages.stage("refit"):
         model = final_model(data, preset, result, refit_rows)
     with stages.stage("evaluate"):
-        test, y_pred, champion_on_split = evaluate(store, lake, data, model, refit_rows, preset.features)
+        test, y_pred, champion_on_split = evaluate(lake, data, model, refit_rows, preset.features)
     metrics = {
         "preset": preset.name, "test": test, "best_validation_mse": result["best_validation_mse"],
         "search": {"target_mse_over_floor": target, "reached_target": result["reached_target"],
@@ -283,13 +283,13 @@ def tune_and_publish(store: FsspecStore, lake: Lake, settings: Settings, run_id:
                    "reused_trial_model": result.get("best_model") is not None},
         "champion_on_test_split": champion_on_split, "trials": result["trials"], "stage_seconds": stages.seconds,
     }
-    manifest = version_manifest(lake, settings, run_id, curated_run, preset, data, result, refit_rows, test, rng)
+    manifest = version_manifest(lake.paths, settings, run_id, curated_run, preset, data, result, refit_rows, test, rng)
     with stages.stage("draw"):
         pictures = draw_training(settings, run_id, data, y_pred, result, stages, test, champion_on_split)
     with stages.stage("publish"):
-        target_uri = publish_version(store, lake, run_id, model, manifest, metrics,
+        target_uri = publish_version(lake, run_id, model, manifest, metrics,
                                      {f"{PICTURES}/{name}": blob for name, blob in pictures.items()})
-    return published_result(store, run_id, target_uri, metrics, result)
+    return published_result(lake.store, run_id, target_uri, metrics, result)
 
 
 def draw_training(settings: Settings, run_id: str, data: TrainingData, y_pred: np.ndarray, result: dict[str, Any],

@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from salary.config import Settings, load_settings
-from salary.lake import Lake
+from salary.lake import Lake, LakeIO, Store, join
 from salary.runtime.version import current as code_version
 
-if TYPE_CHECKING:
-    from salary.lake.store import Store
+S = TypeVar("S", bound=Store)
 
 SUMMARY_MARKER = "JOB_SUMMARY "
 
@@ -68,6 +67,17 @@ class Stages:
 
 
 @dataclass(frozen=True)
+class JobContext(Generic[S]):
+    """What a job's domain code works with: the lake (paths and store), the settings, the run
+    it is part of and the clock of its stages."""
+
+    lake: LakeIO[S]
+    settings: Settings
+    run_id: str
+    stages: Stages
+
+
+@dataclass(frozen=True)
 class JobStart:
     """What a job's main() has once its arguments are parsed."""
 
@@ -75,6 +85,10 @@ class JobStart:
     settings: Settings
     lake: Lake
     stages: Stages
+
+    def context(self, store: S) -> JobContext[S]:
+        """The job's context once its store is open (a Spark job's needs the session)."""
+        return JobContext(LakeIO(self.lake, store), self.settings, self.args.run_id, self.stages)
 
 
 def start_job(parser: argparse.ArgumentParser, argv: list[str] | None) -> JobStart:
@@ -114,12 +128,11 @@ def summarize(job: str, run_id: str, stages: Stages, result: dict[str, Any]) -> 
             "code_version": code_version()}
 
 
-def finish_job(store: Store, report_file: str, job: str, run_id: str, result: dict[str, Any],
-               stages: Stages) -> dict[str, Any]:
-    """Every job's end: its summary (``summarize``) written to the lake as ``report_file`` and
-    logged as the job's last line; returned."""
-    summary = summarize(job, run_id, stages, result)
-    store.write_json(report_file, summary)
+def finish_job(ctx: JobContext[Any], job: str, result: dict[str, Any], report: str = "summary.json") -> dict[str, Any]:
+    """Every job's end: its summary (``summarize``) written to the lake as
+    ``reports/<job>/<run>/<report>`` and logged as the job's last line; returned."""
+    summary = summarize(job, ctx.run_id, ctx.stages, result)
+    ctx.lake.store.write_json(join(ctx.lake.paths.report(job, ctx.run_id), report), summary)
     emit_summary(summary)
     return summary
 

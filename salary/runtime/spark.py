@@ -6,7 +6,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from salary.runtime.job import Stages, finish_job
+from salary.runtime.job import JobContext, finish_job
 
 # Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
@@ -90,11 +90,7 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     return out
 
 
-def finish_spark_job(spark: SparkSession, report_file: str, job: str, run_id: str, result: dict[str, Any],
-                     stages: Stages) -> dict[str, Any]:
-    """``finish_job`` of a Spark job: its result with Spark's metrics, written through Hadoop's
-    FileSystem (the lake as the driver sees it)."""
-    from salary.lake.hadoop_store import HadoopStore
-
-    return finish_job(HadoopStore(spark, report_file), report_file, job, run_id,
-                      {**result, "spark": resource_metrics(spark)}, stages)
+def finish_spark_job(spark: SparkSession, ctx: JobContext[Any], job: str, result: dict[str, Any],
+                     report: str = "summary.json") -> dict[str, Any]:
+    """``finish_job`` of a Spark job: its result with Spark's metrics."""
+    return finish_job(ctx, job, {**result, "spark": resource_metrics(spark)}, report)

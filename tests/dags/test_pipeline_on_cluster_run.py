@@ -28,7 +28,7 @@ from salary.model.features import features
 from salary.model.registry import champion, load_version
 from salary.runtime.job import parse_summaries
 from salary.schema import LABEL
-from tests.helpers import airflow, json_rows, put
+from tests.helpers import airflow, json_rows, lake_io, put
 
 STORE = FsspecStore()
 
@@ -80,7 +80,7 @@ def test_training_runs_end_to_end_on_hdfs(trained):
     fs, curated = STORE.filesystem(lake.curated)
     version = fs.cat_file(f"{curated}/{CURRENT}").decode().strip()
     assert fs.exists(f"{curated}/{version}/{SUCCESS}")
-    assert champion(STORE, lake)["version"]
+    assert champion(lake_io(lake))["version"]
     for job in ("etl_benchmark", "top_earners", "age_distribution"):
         assert fs.find(STORE.filesystem(join(lake.root, "reports", job))[1]), job
 
@@ -218,7 +218,7 @@ def read_predictions(lake: Lake, drop: str) -> pd.DataFrame:
 def test_predictions_match_the_champion_applied_locally(predicted, drops, drop):
     lake, *_ = predicted
     out = read_predictions(lake, drop)
-    model, manifest = load_version(STORE, lake, champion(STORE, lake)["version"])
+    model, manifest = load_version(lake_io(lake), champion(lake_io(lake))["version"])
     expected = model.predict(features(out, pd.Timestamp(manifest["as_of"]).date(), manifest["features"]))
     np.testing.assert_allclose(out["prediction"].to_numpy(), expected, rtol=1e-9)
     assert set(out["model_version"]) == {manifest["version"]}

@@ -10,9 +10,9 @@ import pytest
 
 from salary.data.curate import run_etl, training_chunks
 from salary.errors import BadInputError
-from salary.lake import MANIFEST, SUCCESS, Lake, join
+from salary.lake import MANIFEST, SUCCESS, Lake, LakeIO, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.runtime.job import Stages
+from salary.runtime.job import JobContext, Stages
 from salary.schema import RAW_COLUMNS
 
 STORE = FsspecStore()
@@ -63,7 +63,7 @@ def test_labelled_rows_join_the_curated_data_by_the_same_rules(spark, lake, sett
                                 (8, None, 95, 90.0, DAY, True),      # age out of range: rejected
                                 (2, None, 40, 25.0, DAY, False)],    # id of a generated row: conflicting
           recent)
-    summary = run_etl(spark, STORE, lake, settings, "r1", Stages())
+    summary = run_etl(spark, JobContext(LakeIO(lake, STORE), settings, "r1", Stages()))
     assert summary["rows_in"] == 6 and summary["rows_out"] == 3 and summary["duplicates_dropped"] == 1
     assert summary["rejected_by_reason"] == {"age_out_of_range": 1, "conflicting_id": 1}
     assert summary["labelled_rows_out"] == 1 and summary["labelled_chunks_expired"] == []

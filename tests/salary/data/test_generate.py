@@ -141,15 +141,15 @@ def test_spark_expression_uniform_is_uniform(spark):
 
 def test_a_dataset_there_is_kept_when_identical_or_when_asked(spark, settings, tmp_path):
     from salary.data.generate import write_dataset
-    from salary.lake import Lake
+    from salary.lake import Lake, LakeIO
     from salary.lake.hadoop_store import HadoopStore
-    from salary.runtime.job import Stages
+    from salary.runtime.job import JobContext, Stages
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
-    store = HadoopStore(spark, lake.root)
+    ctx = JobContext(LakeIO(lake, HadoopStore(spark, lake.root)), settings, "r", Stages())
 
     def write(rows, seed, **kwargs):
-        return write_dataset(spark, store, lake, settings, rows, seed, "r", Stages(), **kwargs)
+        return write_dataset(spark, ctx, rows, seed, **kwargs)
 
     assert write(1000, 1)["skipped"] is False
     assert write(1000, 1)["skipped"] is True

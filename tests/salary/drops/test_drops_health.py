@@ -27,11 +27,11 @@ def result(drop, drifted=(), status="predicted"):
 
 
 def test_every_predicted_drop_gets_a_health_record(tmp_path, settings):
-    from salary.lake import Lake
+    from salary.lake import Lake, LakeIO
 
     store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
     drops = [result("ok"), result("old", ["age"]), result("older", ["age"]), result("bad", status="rejected")]
-    alerts = judge_drops(store, lake, "run1", drops, None, HOUR, 1.5, now=T0)
+    alerts = judge_drops(LakeIO(lake, store), "run1", drops, None, HOUR, 1.5, now=T0)
     assert [(a["drop"], a["event"]) for a in alerts] == [("old", True), ("older", False)]
     assert store.read_json(lake.health_record("ok")) == {"drop": "ok", "healthy": True, "event": False, "run": "run1",
                                                           "decided_at": T0.isoformat()}

@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 
 from salary.lake import Lake
-from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import build_pipeline
 from salary.model.registry import IntegrityError, champion, decide, load_version, promote, publish_version
-
-STORE = FsspecStore()
+from tests.helpers import STORE, lake_io
 
 
 @pytest.fixture
@@ -27,7 +25,7 @@ def _fitted():
 def _publish(lake, version, mse, champion_mse=None, champion_version=None):
     on_split = {"version": champion_version, "mse": champion_mse} if champion_version else None
     metrics = {"test": {"mse": mse, "mse_over_floor": mse / 25e6}, "champion_on_test_split": on_split}
-    return publish_version(STORE, lake, version, _fitted(), {"features": ["age"]}, metrics)
+    return publish_version(lake_io(lake), version, _fitted(), {"features": ["age"]}, metrics)
 
 
 def test_publish_and_load_round_trip(lake):
@@ -38,7 +36,7 @@ def test_publish_and_load_round_trip(lake):
                                                         "model.joblib", "scaler.pkl"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == "run:1" and set(manifest["sha256"]) == {"model.joblib", "ml_model.pkl", "scaler.pkl"}
-    model, loaded = load_version(STORE, lake, "run:1")
+    model, loaded = load_version(lake_io(lake), "run:1")
     assert loaded == manifest
     assert model.predict(np.array([[10.0]]))[0] == pytest.approx(10.0, abs=5)
     assert not STORE.exists(lake.staging("register_model", "run:1"))  # published by renaming the staged folder
@@ -60,7 +58,7 @@ def test_tampered_artifact_is_refused(lake):
     artifact = Path(target.removeprefix("file://")) / "model.joblib"
     artifact.write_bytes(artifact.read_bytes() + b"\0")
     with pytest.raises(IntegrityError, match="refusing to load"):
-        load_version(STORE, lake, "v1")
+        load_version(lake_io(lake), "v1")
 
 
 @pytest.mark.parametrize(("candidate", "incumbent", "promoted"), [
@@ -71,15 +69,15 @@ def test_decide(candidate, incumbent, promoted):
 
 def test_gate_promotes_better_keeps_out_worse_and_records_everything(lake):
     _publish(lake, "v1", 30e6)
-    assert promote(STORE, lake, "v1", 0.001)["promoted"] is True
-    assert champion(STORE, lake)["version"] == "v1"
+    assert promote(lake_io(lake), "v1", 0.001)["promoted"] is True
+    assert champion(lake_io(lake))["version"] == "v1"
     _publish(lake, "v2", 31e6, champion_mse=30e6, champion_version="v1")
-    record = promote(STORE, lake, "v2", 0.001)
+    record = promote(lake_io(lake), "v2", 0.001)
     assert record["promoted"] is False and "does not beat" in record["reason"]
-    assert champion(STORE, lake)["version"] == "v1"
+    assert champion(lake_io(lake))["version"] == "v1"
     _publish(lake, "v3", 26e6, champion_mse=30.5e6, champion_version="v1")
-    assert promote(STORE, lake, "v3", 0.001)["promoted"] is True
-    assert champion(STORE, lake) == {"version": "v3", "test_mse": 26e6, "path": lake.model_version("v3"),
+    assert promote(lake_io(lake), "v3", 0.001)["promoted"] is True
+    assert champion(lake_io(lake)) == {"version": "v3", "test_mse": 26e6, "path": lake.model_version("v3"),
                               "mse_over_floor": 26e6 / 25e6}
     models = Path(lake.models.removeprefix("file://"))
     assert sorted(p.name for p in (models / "decisions").iterdir()) == ["v1.json", "v2.json", "v3.json"]
@@ -88,19 +86,19 @@ def test_gate_promotes_better_keeps_out_worse_and_records_everything(lake):
 
 def test_gate_refuses_a_comparison_against_a_stale_champion(lake):
     _publish(lake, "v1", 30e6)
-    promote(STORE, lake, "v1", 0.001)
+    promote(lake_io(lake), "v1", 0.001)
     _publish(lake, "v2", 20e6, champion_mse=30e6, champion_version="v0")
     with pytest.raises(RuntimeError, match="champion changed"):
-        promote(STORE, lake, "v2", 0.001)
+        promote(lake_io(lake), "v2", 0.001)
 
 
 def test_a_version_carries_its_extra_files_and_a_decision_its_trigger(lake):
     on_split = None
     metrics = {"test": {"mse": 30e6, "mse_over_floor": 1.2}, "champion_on_test_split": on_split}
-    target = publish_version(STORE, lake, "v1", _fitted(), {"features": ["age"]}, metrics,
+    target = publish_version(lake_io(lake), "v1", _fitted(), {"features": ["age"]}, metrics,
                              {"_pictures/index.html": b"<html>"})
     assert Path(target.removeprefix("file://"), "_pictures", "index.html").read_bytes() == b"<html>"
     trigger = {"run_type": "asset_triggered", "events": [{"asset": "salary_model_health", "extra": {"drop": "d"}}]}
-    record = promote(STORE, lake, "v1", 0.001, trigger)
+    record = promote(lake_io(lake), "v1", 0.001, trigger)
     assert record["trigger"] == trigger
     assert STORE.read_json(f"{lake.models}/decisions/v1.json")["trigger"] == trigger

@@ -33,7 +33,7 @@ def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from salary.lake import MANIFEST, Lake
+    from salary.lake import MANIFEST, Lake, LakeIO
     from salary.lake.fsspec_store import FsspecStore
     from salary.model.train import load_curated
 
@@ -45,7 +45,7 @@ def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings
                              "signup_date": [dt.date(2020, 1, 1)] * n, "salary": [1.0] * n, "name": ["x"] * n,
                              "source": ["generated"] * 4 + ["labelled-d1"] * 2}), folder / "part-0.parquet")
     (folder / MANIFEST).write_text('{"columns": ["id", "name", "age", "salary", "signup_date", "is_active", "source"]}')
-    df, _ = load_curated(FsspecStore(), lake, "r1")
+    df, _ = load_curated(LakeIO(lake, FsspecStore()), "r1")
     assert isinstance(df["source"].dtype, pd.CategoricalDtype)
     assert (recency(df, {}, NOW, 7) > 0).tolist() == [False] * 4 + [True] * 2
 
@@ -56,10 +56,10 @@ def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, m
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from salary.lake import MANIFEST, Lake
+    from salary.lake import MANIFEST, Lake, LakeIO
     from salary.lake.fsspec_store import FsspecStore
     from salary.model import train
-    from salary.runtime.job import Stages
+    from salary.runtime.job import JobContext, Stages
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
     folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
@@ -85,7 +85,7 @@ def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, m
 
     monkeypatch.setattr(train, "search", fake_search)
     with pytest.raises(Searched):
-        train.tune_and_publish(FsspecStore(), lake, settings, "r1", "small", Stages())
+        train.tune_and_publish(JobContext(LakeIO(lake, FsspecStore()), settings, "r1", Stages()), "small")
     data = given["data"]
     assert len(data.y_fit) == len(data.X_fit) == 400  # rungs 100, 200, 400 (800 > 500)
     assert len(set(data.y_fit.tolist())) == 400 and len(data.y_val) > 0

@@ -73,16 +73,17 @@ def test_a_failure_record_that_cannot_be_written_does_not_hide_the_exit_status(c
     assert "could not write the failure record" in caplog.text
 
 
-def test_every_job_ends_with_its_summary_in_the_lake_and_as_its_last_log_line(tmp_path, caplog):
+def test_every_job_ends_with_its_summary_in_the_lake_and_as_its_last_log_line(tmp_path, caplog, settings):
+    from salary.lake import Lake, LakeIO
     from salary.lake.fsspec_store import FsspecStore
-    from salary.runtime.job import finish_job
+    from salary.runtime.job import JobContext, finish_job
 
     caplog.set_level(logging.INFO)
     stages = Stages()
     with stages.stage("work"):
         pass
-    report = f"file://{tmp_path}/reports/job/r1/summary.json"
-    summary = finish_job(FsspecStore(), report, "job", "r1", {"rows_out": 3}, stages)
+    ctx = JobContext(LakeIO(Lake(f"file://{tmp_path}", settings.lake), FsspecStore()), settings, "r1", stages)
+    summary = finish_job(ctx, "job", {"rows_out": 3})
     assert json.loads((tmp_path / "reports/job/r1/summary.json").read_text()) == summary
     assert summary["rows_out"] == 3 and set(summary["stage_seconds"]) == {"work"} and "code_version" in summary
     assert parse_summaries(caplog.records[-1].getMessage()) == [summary]
