@@ -21,6 +21,21 @@ def dag(dagbag):
     return dagbag.get_dag("salary_training")
 
 
+def job_flags(task, run_type: str = "manual") -> dict[str, str]:
+    """The job's command line as spark-submit will pass it: the templates rendered, then read as
+    ``--flag value`` pairs (every job argument is one)."""
+    import jinja2
+    from airflow.utils.types import DagRunType
+
+    context = {"var": {"value": {"lake_root": "file:///lake"}}, "run_id": "manual__1",
+               "params": {"rows": 1000, "seed": 7, "top_n": 5, "k": 3, "preset": "small"},
+               "dag_run": SimpleNamespace(run_type=DagRunType(run_type))}
+    args = [jinja2.Template(a).render(**context) for a in task.application_args]
+    flags, values = args[::2], args[1::2]
+    assert all(f.startswith("--") for f in flags) and len(flags) == len(values), args
+    return dict(zip(flags, values, strict=True))
+
+
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert "salary_training" in dagbag.dag_ids
@@ -58,10 +73,9 @@ def test_spark_tasks_submit_their_jobs(dag, settings):
     for task in spark_tasks:
         assert task.application.endswith(f"jobs/{task.task_id}.py")
         assert task.py_files.endswith("build/salary.zip")
-        assert task._conn_id == "spark_default"
-        args = task.application_args
-        assert args[:4] == ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }}"]
-        assert args[4] == "--config" and args[5] == str(settings.config_dir / "pipeline.toml")
+        flags = job_flags(task)
+        assert flags["--lake-root"] == "file:///lake" and flags["--run-id"] == "manual__1"
+        assert flags["--config"] == str(settings.config_dir / "pipeline.toml")
 
 
 def test_params_let_a_manual_trigger_change_the_run(dag, settings):
@@ -70,17 +84,15 @@ def test_params_let_a_manual_trigger_change_the_run(dag, settings):
     assert params["seed"] == settings.default_seed
     assert set(params.keys()) == {"rows", "seed", "top_n", "k", "preset"}
     assert params["preset"] == "default"
-    gen_args = dag.get_task("generate_dataset").application_args
-    assert gen_args[6:11] == ["--rows", "{{ params.rows }}", "--seed", "{{ params.seed }}", "--keep-existing"]
+    flags = job_flags(dag.get_task("generate_dataset"))
+    assert (flags["--rows"], flags["--seed"]) == ("1000", "7")
+    assert job_flags(dag.get_task("top_earners"))["--top-n"] == "5"
+    assert job_flags(dag.get_task("age_distribution"))["--k"] == "3"
 
 
 @pytest.mark.parametrize(("run_type", "keep"), [("manual", "no"), ("scheduled", "no"), ("asset_triggered", "yes")])
 def test_a_retrain_on_a_model_health_event_keeps_the_generated_dataset(dag, run_type, keep):
-    import jinja2
-    from airflow.utils.types import DagRunType
-
-    template = dag.get_task("generate_dataset").application_args[11]
-    assert jinja2.Template(template).render(dag_run=SimpleNamespace(run_type=DagRunType(run_type))) == keep
+    assert job_flags(dag.get_task("generate_dataset"), run_type)["--keep-existing"] == keep
 
 
 def test_tune_model_runs_the_ray_job_with_our_code(dag):

@@ -19,8 +19,9 @@ GiB = 1024**3
 
 
 def path_segment(run_id: str) -> str:
-    """The lake's folder name for a run id (docs/pipeline.md's rule: every non-[A-Za-z0-9._-] -> _)."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+    """The lake's folder name for a run id, by docs/pipeline.md's rule (every character outside
+    [A-Za-z0-9._-] becomes _, then leading and trailing . and _ go)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip("._")
 
 
 def run_training(stack, rows: int, phase: str, during=None) -> tuple[str, dict]:
@@ -55,21 +56,19 @@ def ray_node_ips(stack) -> set[str]:
     return ips
 
 
-def people(rows: int, seed: int, start_id: int, ages: tuple[int, int] = (18, 80),
+def people(rows: int, seed: int, start_id: int, ages: tuple[int, int] | None = None,
            pay_rise: float = 0.0) -> dict[str, np.ndarray]:
-    """New people with the columns a producer sends (salary present: the live MSE is measured);
-    ``ages`` and a ``pay_rise`` (a fraction, for everyone) make a changed world."""
-    rng = np.random.default_rng(seed)
-    age = rng.integers(ages[0], ages[1] + 1, rows)
-    active = rng.random(rows) < 0.6
-    signup = np.datetime64("2026-01-01") - rng.integers(0, 3650, rows).astype("timedelta64[D]")
-    tenure = (np.datetime64("2026-01-01") - signup).astype(float) / 365.25
-    salary = (30000 + 2200 * (age - 18) - 30 * (age - 18) ** 2 + 12000 * active + 4000 * np.sqrt(tenure)
-              + 800 * active * tenure) * (1 + pay_rise) + rng.normal(0, 5000, rows)
-    return {"id": np.arange(start_id, start_id + rows, dtype=np.int64),
-            "name": np.array(["Alice", "Bob", "Chen", "Dana"])[rng.integers(0, 4, rows)],
-            "age": age.astype(np.int64), "salary": np.round(salary, 2), "signup_date": signup,
-            "is_active": active}
+    """New people as a producer sends them, salary included (the live MSE is measured), from the
+    generator ``make drop`` uses; ``ages`` and a ``pay_rise`` (a fraction, for everyone) make a
+    changed world."""
+    from devtools.synthetic import World
+    from devtools.synthetic import people as synthetic
+    from salary.config import load_settings
+
+    spec = load_settings().dataset
+    everyone = (spec.truth.age_min, spec.truth.age_max, pay_rise * 100)
+    df = synthetic(rows, seed, spec, start_id=start_id, world=World(ages=ages, pay_rise=everyone if pay_rise else None))
+    return {column: df[column].to_numpy(copy=True) for column in df.columns}
 
 
 GOOD_ROWS, BAD_AGES, NULL_ACTIVE, REPEATED = 5_000, 40, 25, 10

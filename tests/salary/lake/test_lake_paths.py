@@ -4,15 +4,26 @@ import pytest
 
 from salary.lake import Lake, is_visible, join, path_segment
 
-
-@pytest.mark.parametrize(("run_id", "segment"), [
+SEGMENTS = [
     ("manual__2026-01-01T00:00:00+00:00", "manual__2026-01-01T00_00_00_00_00"),
     ("scheduled__2026-01-02T02:00:00+00:00", "scheduled__2026-01-02T02_00_00_00_00"),
     ("my run/../x", "my_run_.._x"),
     ("plain-id_1.2", "plain-id_1.2"),
-])
+    ("..:hidden:", "hidden"),
+]
+
+
+@pytest.mark.parametrize(("run_id", "segment"), SEGMENTS)
 def test_path_segment_is_one_safe_segment(run_id, segment):
     assert path_segment(run_id) == segment
+
+
+def test_the_cluster_test_names_run_folders_by_the_documented_rule():
+    """The cluster test finds run folders as a user would, from docs/pipeline.md's rule, with its
+    own copy of it: the copy must give the same folders as the package."""
+    from tests.deploy.cluster_helpers import path_segment as users_rule
+
+    assert [users_rule(run_id) for run_id, _ in SEGMENTS] == [segment for _, segment in SEGMENTS]
 
 
 def test_path_segment_refuses_empty():
