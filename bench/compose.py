@@ -52,6 +52,14 @@ def print_ratios(rows: int, baseline: tuple[str, dict[str, Any]], other: tuple[s
         print(f"{task:<32}{a:>16.1f}{b:>16.1f}{b / a:>8.2f}")
 
 
+def save(out: Path, rows: int, measured: dict[str, Any]) -> None:
+    """The run's figures, stamped with when and at how many rows, as JSON in ``out``."""
+    result = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "rows": rows, **measured}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {out}")
+
+
 def workers(stack: Stack) -> dict[str, int]:
     return {service: len(stack.containers(service)) for service in ("spark-worker", "ray-worker")}
 
@@ -71,13 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         peaks = {phase: p["sum_bytes"] for phase, p in stack.sampler.peaks.items()}
         mode = stack.mode
     one, two = runs["one worker each"], runs["two workers each"]
-    result = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "rows": args.rows,
-              "images": mode, "scale_up_seconds": scale_s, "runs": runs, "peak_container_memory_bytes": peaks}
     print_ratios(args.rows, ("1+1 workers s", one), ("2+2 workers s", two))
     print("peak summed container memory: " + ", ".join(f"{k} {v / GB:.2f} GB" for k, v in peaks.items()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.out}")
+    save(args.out, args.rows, {"images": mode, "scale_up_seconds": scale_s, "runs": runs,
+                               "peak_container_memory_bytes": peaks})
     return 0
 
 

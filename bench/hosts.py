@@ -12,14 +12,12 @@ As root, with the Docker engine set-up provides; writes bench/results/hosts.json
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.compose import GB, print_ratios, training_run
+from bench.compose import GB, print_ratios, save, training_run
 from devtools.hosts_stack import hosts_stack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,14 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         join_s = time.monotonic() - t0
         runs["head + worker-1"] = training_run(cluster.head, args.rows, "head + worker-1")
         peaks = {phase: p["sum_bytes"] for phase, p in cluster.head.sampler.peaks.items()}
-    result = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "rows": args.rows,
-              "join_seconds": join_s, "runs": runs, "head_peak_container_memory_bytes": peaks}
     print_ratios(args.rows, ("one host s", runs["head alone"]), ("two hosts s", runs["head + worker-1"]))
     print(f"worker-1: up -> counted by Spark, Ray and HDFS in {join_s:.1f} s")
     print("head host's peak summed container memory: " + ", ".join(f"{k} {v / GB:.2f} GB" for k, v in peaks.items()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.out}")
+    save(args.out, args.rows, {"join_seconds": join_s, "runs": runs, "head_peak_container_memory_bytes": peaks})
     return 0
 
 

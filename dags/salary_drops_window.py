@@ -40,7 +40,7 @@ with DAG(
     max_active_runs=1,
     is_paused_upon_creation=True,
     tags=["salary", "prediction"],
-    default_args=SETTINGS.schedule.task_defaults,
+    default_args=S.task_defaults,
 ) as dag:
     DropSensor(
         task_id="wait_for_drops",

@@ -44,6 +44,8 @@ class RayHook(BaseHook):
     extra ``dashboard_url`` is the dashboard's address as a browser reaches it (the task's
     "Ray job" link), when that differs from the address Airflow uses. The connection form
     Airflow shows for the type is declared in salary_airflow/provider.py.
+
+    :param ray_conn_id: the Airflow connection of type ``ray`` to use (default ``ray_default``).
     """
 
     conn_name_attr = "ray_conn_id"
@@ -196,7 +198,11 @@ class JobLog:
 
 class AsyncRayJobs:
     """Jobs API calls over aiohttp: one job's info, its log tail, stop, and following a job
-    to its end (``wait``)."""
+    to its end (``wait``). ``RayHook.async_jobs()`` makes one from the connection.
+
+    :param address: the Jobs API's base URL (``http://host:8265``).
+    :param headers: sent with every request (the bearer token of an authenticating cluster).
+    """
 
     def __init__(self, address: str, headers: dict[str, str]) -> None:
         self.address = address.rstrip("/")
@@ -274,14 +280,15 @@ class AsyncRayJobs:
         output.log.info("following Ray job %s on %s", job_id, self.address)
         try:
             info = await asyncio.wait_for(self.follow(job_id, output, poll_interval), timeout=timeout)
+            status, message = info["status"], f"Ray job {job_id} {info['status']}: {info.get('message')}"
         except TimeoutError:
             stopped = await self.stop(job_id)
+            info = {}
+            status = "TIMEOUT"
             message = f"Ray job {job_id} ran longer than {timeout:.0f} s and was {'stopped' if stopped else 'ending'}"
-            info = {"status": "TIMEOUT", "message": message}
-        status = info["status"]
         return {
             "status": "success" if status == "SUCCEEDED" else "error",
-            "message": f"Ray job {job_id} {status}: {info.get('message')}" if status != "TIMEOUT" else info["message"],
+            "message": message,
             "job_id": job_id, "job_status": status, "driver_exit_code": info.get("driver_exit_code"),
             "tail": list(output.tail), "result": output.result,
         }

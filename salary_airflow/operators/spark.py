@@ -22,6 +22,12 @@ class SparkJobSubmitOperator(SparkSubmitOperator):
     task then fails without using its retries, with the job's own message. The record holds
     in any deploy mode (the driver may run on a cluster node, where the provider cannot see
     its exit status); any other failure keeps the usual retry behaviour.
+
+    :param lake_root: the lake's root URI (templated), where the failure record is written.
+    :param kwargs: everything ``SparkSubmitOperator`` takes (``application``,
+        ``application_args``, ``conn_id``, ``py_files``, ...).
+
+    Templated fields: those of ``SparkSubmitOperator`` and ``lake_root``.
     """
 
     template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "lake_root")

@@ -109,19 +109,20 @@ class DropArrivalTrigger(BaseEventTrigger):
         else:
             await self.asset_state_store.aset(key, value)
 
-    async def _list(self) -> tuple[str, list[str]]:
+    async def _list(self, hook: LakeHook) -> tuple[str, list[str]]:
         from airflow.sdk import Variable
         from asgiref.sync import sync_to_async
 
         root = await sync_to_async(Variable.get)(self.lake_root_variable)
         incoming = f"{root.rstrip('/')}/{self.incoming.strip('/')}"
-        return incoming, await LakeHook(self.webhdfs_conn_id).acomplete_drops(incoming)
+        return incoming, await hook.acomplete_drops(incoming)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = LakeHook(self.webhdfs_conn_id)
         streak, started, incoming = FailureStreak(self.failures_before_alert, self.log), False, None
         while True:
             try:
-                incoming, drops = await self._list()
+                incoming, drops = await self._list(hook)
                 if not started:
                     started = True
                     self.log.info("watching %s for complete drops every %.0f s", incoming, self.poke_interval)
