@@ -51,3 +51,29 @@ def test_a_labelled_drops_rows_become_a_raw_chunk_of_the_training_data():
     assert str(table.schema.field("signup_date").type) == "date32[day]"
     assert table["is_active"].to_pylist() == [True, True]
     assert labelled_table(rows()) is None and labelled_table(rows([np.nan] * 3)) is None
+
+
+def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lake, settings):
+    """A retry of the run that published a drop's predictions reports them without predicting
+    again; a later drop under the same name is rejected whole, saying why (no model is needed)."""
+    from salary.drops import REASON_FILE
+    from salary.drops.predict import predict_drop
+    from salary.drops.publish import staging_dir
+    from salary.lake import MANIFEST, SUCCESS, join
+    from salary.runtime.job import JobContext, Stages
+    from tests.helpers import STORE, lake_io
+
+    published = {"drop": "d.parquet", "run": "run_a", "rows_predicted": 3}
+    STORE.write_json(join(lake.predictions("d.parquet"), MANIFEST), published)
+    STORE.write_atomic(join(lake.predictions("d.parquet"), SUCCESS), b"")
+    manifest = {"version": "v1"}
+
+    def predict(owner):
+        return predict_drop(JobContext(lake_io(lake), settings, owner, Stages()), "d.parquet", None, manifest, 1)
+
+    assert predict("run_a") == {**published, "status": "predicted"}
+    refused = predict("run_b")
+    assert refused["status"] == "rejected" and refused["rows_in"] is None
+    assert "already predicted by run run_a" in refused["reason"]
+    reason = STORE.read_json(join(staging_dir(lake, "run_b", "d.parquet"), "rejected", REASON_FILE))
+    assert reason["reason"] == refused["reason"] and reason["run"] == "run_b"
