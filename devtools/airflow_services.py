@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from devtools.services import free_port
 __all__ = ["AirflowServices", "airflow", "airflow_services", "free_port", "json_rows", "wait_for"]
 
 T = TypeVar("T")
+COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -82,8 +83,10 @@ class AirflowServices:
 
 
 @contextmanager
-def airflow_services(home: Path, dags: Path, **config: str) -> Iterator[AirflowServices]:
-    """Start the components on ``home`` with ``dags``; ``config`` adds AIRFLOW__ variables."""
+def airflow_services(home: Path, dags: Path, components: Collection[str] = COMPONENTS,
+                     **config: str) -> Iterator[AirflowServices]:
+    """Start ``components`` (all four by default) on ``home`` with ``dags``; ``config`` adds
+    AIRFLOW__ variables (and overrides the defaults here)."""
     port = free_port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
@@ -95,11 +98,10 @@ def airflow_services(home: Path, dags: Path, **config: str) -> Iterator[AirflowS
     airflow(env, "db", "migrate")
     procs: list[subprocess.Popen] = []
     try:
-        for component, args in (("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port),
-                                                "--workers", "1"]),
-                                ("dag-processor", ["dag-processor"]),
-                                ("scheduler", ["scheduler", "--skip-serve-logs"]),
-                                ("triggerer", ["triggerer", "--skip-serve-logs"])):
+        commands = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                    "dag-processor": ["dag-processor"], "scheduler": ["scheduler", "--skip-serve-logs"],
+                    "triggerer": ["triggerer", "--skip-serve-logs"]}
+        for component, args in ((c, commands[c]) for c in components):
             with open(home / f"{component}.log", "ab") as log:
                 procs.append(subprocess.Popen(["airflow", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                               start_new_session=True))

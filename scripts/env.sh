@@ -12,10 +12,12 @@ if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
     export JAVA_HOME
 fi
 
-# Airflow: SQLite metadata in an ignored folder of the repo, our DAGs. Our hooks, operators and
-# triggers are the installed salary_airflow package (setup.sh), not a plugins folder.
+# Airflow: SQLite metadata in an ignored folder of the repo, our DAGs, and plugins/ (the Salary
+# pages in the UI). Our hooks, operators and triggers are the installed salary_airflow package
+# (setup.sh), not the plugins folder.
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.local/airflow}
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}

@@ -8,6 +8,7 @@ import ctypes
 import errno
 import os
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import fsspec
@@ -97,6 +98,19 @@ class FsspecStore(Store):
         fs, path = self.filesystem(uri)
         with fs.open(path, "rb") as fh:
             return bytes(fh.read())
+
+    def stream(self, uri: str, chunk_bytes: int = 256 * 1024) -> Iterator[bytes]:
+        """The file's bytes in chunks of at most ``chunk_bytes`` (never the whole file in memory);
+        FileNotFoundError before the first chunk when it does not exist."""
+        fs, path = self.filesystem(uri)
+        fh = fs.open(path, "rb")
+
+        def chunks() -> Iterator[bytes]:
+            with fh:
+                while chunk := fh.read(chunk_bytes):
+                    yield bytes(chunk)
+
+        return chunks()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         # One buffered write: HDFS clients are slow with many small writes.

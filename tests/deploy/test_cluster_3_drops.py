@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pyarrow.parquet as pq
 import pytest
 from cluster_helpers import (
@@ -78,31 +76,17 @@ def test_nothing_is_left_claimed_staged_or_waiting(stack, drops):
 
 
 def test_the_ui_shows_the_run_and_its_tasks_in_a_browser(stack, training):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from devtools.browser import chromium, log_in
+
     run_id, _ = training
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={OUT / 'chromium-profile'}-{secrets.token_hex(4)}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with chromium() as driver:
         wait = WebDriverWait(driver, 60)
-        driver.get(stack.ui + "/")
-        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
-        driver.find_element(By.NAME, "password").send_keys(stack.env["AIRFLOW_ADMIN_PASSWORD"])
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(lambda d: "/auth/login" not in d.current_url)
+        log_in(driver, stack.ui, "admin", stack.env["AIRFLOW_ADMIN_PASSWORD"])
         driver.get(f"{stack.ui}/dags/{TRAINING}/runs/{run_id}")
         wait.until(lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in ALL_TASKS))
         body = driver.find_element(By.TAG_NAME, "body").text
         assert run_id in body and "Success" in body
         driver.save_screenshot(str(OUT / "ui-salary_training-run.png"))
-    finally:
-        driver.quit()

@@ -125,3 +125,13 @@ def test_open_store_serves_the_lakes_schemes_and_refuses_others():
     assert isinstance(open_store("hdfs://namenode:8020/lake"), FsspecStore)
     with pytest.raises(ValueError, match="the lake is file:// or hdfs://"):
         open_store("s3://bucket/lake")
+
+
+def test_stream_reads_a_file_in_chunks_and_fails_before_the_first_for_a_missing_one(root):
+    store, uri = FsspecStore(), join(root, "pictures", "big.png")
+    data = os.urandom(600_000)
+    store.write_bytes(uri, data)
+    chunks = list(store.stream(uri, chunk_bytes=256 * 1024))
+    assert [len(c) for c in chunks] == [262_144, 262_144, 75_712] and b"".join(chunks) == data
+    with pytest.raises(FileNotFoundError):
+        store.stream(join(root, "pictures", "missing.png"))
