@@ -130,15 +130,15 @@ def page(request: Request, title: str, body: str) -> str:
             f"<nav>{nav}</nav><h1>{esc(title)}</h1>{body}</html>")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    """An HTML table; cells are HTML already (callers escape)."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+def table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], cls: str = "") -> str:
+    """An HTML table (no header row when ``headers`` is None); cells are HTML already (callers escape)."""
+    head = "" if headers is None else "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+    return f'<table class="{cls}">{head}{body}</table>'
 
 
 def facts(items: Mapping[str, Any]) -> str:
-    return table(("", ""), ([esc(k), f"<code>{esc(_text(v))}</code>"] for k, v in items.items()))
+    return table(None, ([esc(k), f"<code>{esc(_text(v))}</code>"] for k, v in items.items()), "facts")
 
 
 def _text(value: Any) -> str:

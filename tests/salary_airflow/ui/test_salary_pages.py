@@ -156,3 +156,12 @@ def test_in_a_browser_a_viewer_sees_the_model_and_a_drifted_drop(ui):
         wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", psi))
         driver.switch_to.default_content()
         driver.save_screenshot(str(SCREENSHOTS / "salary-drop-verdict.png"))
+
+        driver.get(f"{ui.base_url}/plugin/salary-drops")
+        frame = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "iframe[title='Salary drops']"))[0]
+        driver.switch_to.frame(frame)
+        rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.drops tr"))
+        assert len(rows) == 1 + 39  # 40 drops, one rejected whole (no health record)
+        assert "unhealthy" in driver.find_element(By.TAG_NAME, "body").text
+        driver.switch_to.default_content()
+        driver.save_screenshot(str(SCREENSHOTS / "salary-drops.png"))
