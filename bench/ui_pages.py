@@ -45,17 +45,8 @@ def pages_server(lake_root: str, home: Path) -> Iterator[tuple[str, str]]:
                           AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(64),
                           AIRFLOW_VAR_LAKE_ROOT=lake_root) as services:
         base = services.base_url
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/api/v2/monitor/health", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(services.log("api-server")[-2000:])
-            time.sleep(1)
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["viewer"]
+        services.wait_healthy()
+        password = services.passwords()["viewer"]
         token = requests.post(f"{base}/auth/token", json={"username": "viewer", "password": password},
                               timeout=30).json()["access_token"]
         yield base, token

@@ -53,6 +53,25 @@ class AirflowServices:
     def log(self, component: str) -> str:
         return (self.home / f"{component}.log").read_text(errors="replace")
 
+    def wait_healthy(self, timeout: float = 120) -> None:
+        """Until the api-server answers its health check."""
+        import requests
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).ok
+            except requests.ConnectionError:
+                return False
+
+        try:
+            wait_for(healthy, timeout, "the api-server", interval=1)
+        except AssertionError as err:
+            raise TimeoutError(f"{err}\n{self.log('api-server')[-3000:]}") from None
+
+    def passwords(self) -> dict[str, str]:
+        """The simple auth manager's generated passwords, by user."""
+        return dict(json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text()))
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         """Until the dag-processor has serialized ``dag_id``; then unpause it."""
         deadline = time.monotonic() + timeout

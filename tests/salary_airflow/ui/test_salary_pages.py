@@ -4,7 +4,6 @@ Chromium through the UI's login and navigation."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from pathlib import Path
@@ -40,22 +39,13 @@ def ui(tmp_path_factory, settings):
                           AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
                           AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer",
                           AIRFLOW__API_AUTH__JWT_SECRET=secret, AIRFLOW_VAR_LAKE_ROOT=lake_root) as services:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{services.base_url}/api/v2/monitor/health", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, services.log("api-server")[-3000:]
-            time.sleep(1)
-        passwords = json.loads((root / "home" / "simple_auth_manager_passwords.json.generated").read_text())
-        services.passwords, services.secret = passwords, secret
+        services.wait_healthy()
+        services.secret = secret
         yield services
 
 
 def token(ui, user: str) -> str:
-    resp = requests.post(f"{ui.base_url}/auth/token", json={"username": user, "password": ui.passwords[user]},
+    resp = requests.post(f"{ui.base_url}/auth/token", json={"username": user, "password": ui.passwords()[user]},
                          timeout=30)
     resp.raise_for_status()
     return resp.json()["access_token"]
@@ -134,7 +124,7 @@ def test_in_a_browser_a_viewer_sees_the_model_and_a_drifted_drop(ui):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with chromium() as driver:
         wait = WebDriverWait(driver, 60)
-        log_in(driver, ui.base_url, "viewer", ui.passwords["viewer"])
+        log_in(driver, ui.base_url, "viewer", ui.passwords()["viewer"])
         driver.get(f"{ui.base_url}/plugin/salary-model")
         frame = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "iframe[title='Salary model']"))[0]
         driver.switch_to.frame(frame)
