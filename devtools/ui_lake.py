@@ -102,7 +102,7 @@ def write_drops(lake: LakeIO[FsspecStore], settings: Settings, count: int) -> li
             lake.store.write_atomic(join(folder, SUCCESS), b"")
             results.append(result)
         judge_drops(lake, run_id, results, None, dt.timedelta(minutes=settings.schedule.retrain_cooldown_minutes),
-                    settings.predict.degraded_mse_over_test, now=T0 + dt.timedelta(days=start // DROPS_PER_RUN))
+                    degraded, now=T0 + dt.timedelta(days=start // DROPS_PER_RUN))
         lake.store.write_json(join(lake.paths.report("predict_drops", run_id), "summary.json"), {
             "job": "predict_drops", "run_id": run_id, "model_version": "v", "drops": results, "seconds": 12.0})
     return names
@@ -111,7 +111,8 @@ def write_drops(lake: LakeIO[FsspecStore], settings: Settings, count: int) -> li
 def populate(root: str, versions: int, drops: int, settings: Settings | None = None) -> dict[str, list[str]]:
     settings = settings or load_settings()
     lake = LakeIO(Lake(root, settings.lake), FsspecStore())
-    picture = drop_pictures("v", monitoring_of(False, settings.predict.psi_drift), 1.5)["psi.png"]
+    picture = drop_pictures("v", monitoring_of(False, settings.predict.psi_drift),
+                            settings.predict.degraded_mse_over_test)["psi.png"]
     return {"versions": write_versions(lake, settings, versions, picture),
             "drops": write_drops(lake, settings, drops)}
 

@@ -91,6 +91,10 @@ class Lake:
     def model_version(self, version: str) -> str:
         return join(self.models, path_segment(version))
 
+    def decision_record(self, version: str) -> str:
+        """The promotion gate's decision on one version, with what started its run."""
+        return join(self.models, "decisions", f"{path_segment(version)}.json")
+
     def staging(self, job: str, run_id: str) -> str:
         """A private scratch folder for one task attempt's output before it is published."""
         return join(self.root, self.layout.staging, job, path_segment(run_id))

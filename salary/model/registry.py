@@ -131,6 +131,6 @@ def promote(lake: LakeIO, version: str, margin: float,
         lake.store.write_json(join(lake.paths.models, CHAMPION), {
             "version": version, "test_mse": metrics["test"]["mse"], "path": folder,
             "mse_over_floor": metrics["test"]["mse_over_floor"]})
-    lake.store.write_json(join(lake.paths.models, "decisions", f"{folder.rsplit('/', 1)[1]}.json"), record)
+    lake.store.write_json(lake.paths.decision_record(version), record)
     log.info("promotion of %s: %s (%s)", version, "PROMOTED" if decision.promote else "kept out", decision.reason)
     return record

@@ -61,7 +61,8 @@ def create_app() -> FastAPI:
 
     @app.get("/model", response_class=HTMLResponse, dependencies=[can_read_runs(TRAINING)])
     def model_page(request: Request, lake: LakeDep) -> str:
-        return model_html(request, catalog.history(lake), catalog.champion(lake))
+        pointer = catalog.champion(lake)
+        return model_html(request, catalog.history(lake, pointer), pointer)
 
     @app.get("/model/chart.svg", dependencies=[can_read_runs(TRAINING)])
     def model_chart(lake: LakeDep) -> Response:
@@ -150,9 +151,9 @@ def _ratio(value: float | None) -> str:
 
 
 def _decision(promoted: bool | None) -> str:
-    if promoted is None:
-        return "no decision"
-    return '<span class="yes">promoted</span>' if promoted else '<span class="no">kept out</span>'
+    """The decision as the versions table shows it (promoted green, kept out red)."""
+    text = _plain_decision(promoted)
+    return text if promoted is None else f'<span class="{"yes" if promoted else "no"}">{text}</span>'
 
 
 def images(request: Request, kind: str, name: str, files: Sequence[str]) -> str:
@@ -176,7 +177,7 @@ def model_html(request: Request, versions: Sequence[catalog.Version], champion: 
 def version_html(request: Request, detail: Mapping[str, Any]) -> str:
     v: catalog.Version = detail["version"]
     test = dict(v.metrics.get("test") or {})
-    body = facts({"decision": ("promoted" if v.promoted else "kept out") if v.promoted is not None else "no decision",
+    body = facts({"decision": _plain_decision(v.promoted),
                   "why": v.reason, "started by": v.trigger, "champion now": v.champion,
                   **{f"test {k}": test.get(k) for k in ("mse", "mse_over_floor", "r2", "mean_baseline_over_floor")},
                   **detail["manifest"], "curated dataset": detail["dataset"].get("curated")})
@@ -198,7 +199,7 @@ def training_html(request: Request, run: Mapping[str, Any]) -> str:
         body += "<p>This run published no model version.</p>"
     else:
         v: catalog.Version = model["version"]
-        decision = model["decision"] or {}
+        decision = v.decision
         body += (f'<h2>Model <a href="{esc(link_to(request, "model/versions/" + quote(v.version, safe="")))}">'
                  f"{esc(v.version)}</a></h2>" + facts({
                      "decision": _plain_decision(v.promoted), "why": v.reason, "started by": v.trigger,

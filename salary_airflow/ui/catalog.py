@@ -66,6 +66,7 @@ class Version:
     trigger: str | None
     champion: bool = False
     metrics: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    decision: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def trigger_text(trigger: Mapping[str, Any] | None) -> str | None:
@@ -81,11 +82,15 @@ def champion(lake: Lake) -> dict[str, Any] | None:
     return lake.store.read_json(join(lake.paths.models, CHAMPION))
 
 
+def champion_folder(pointer: Mapping[str, Any] | None) -> str | None:
+    """The folder name (the pages' version name) of the version a champion pointer names."""
+    return str((pointer or {}).get("path", "")).rstrip("/").rsplit("/", 1)[-1] or None
+
+
 def version_names(lake: Lake) -> list[str]:
     """The published model versions (folders with a manifest), any order."""
-    folders = [n for n in lake.store.dirs(lake.paths.models) if n not in ("decisions", "health")
-               and not n.startswith(("_", "."))]
-    return folders
+    return [n for n in lake.store.dirs(lake.paths.models) if n not in ("decisions", "health")
+            and not n.startswith(("_", "."))]
 
 
 def version(lake: Lake, name: str, champion_version: str | None = None) -> Version:
@@ -94,15 +99,17 @@ def version(lake: Lake, name: str, champion_version: str | None = None) -> Versi
     metrics = lake.store.read_json(join(folder, "metrics.json"))
     if metrics is None:
         raise NotFound(f"no model version {name!r}")
-    decision = lake.store.read_json(join(lake.paths.models, "decisions", f"{path_segment(name)}.json")) or {}
+    decision = lake.store.read_json(lake.paths.decision_record(name)) or {}
     return Version(name, lake.store.mtime(join(folder, "metrics.json")),
                    (metrics.get("test") or {}).get("mse_over_floor"), decision.get("promoted"),
-                   decision.get("reason"), trigger_text(decision.get("trigger")), name == champion_version, metrics)
+                   decision.get("reason"), trigger_text(decision.get("trigger")), name == champion_version, metrics,
+                   decision)
 
 
-def history(lake: Lake) -> list[Version]:
-    """Every published version, oldest first, the champion marked."""
-    current = (champion(lake) or {}).get("path", "").rstrip("/").rsplit("/", 1)[-1] or None
+def history(lake: Lake, pointer: Mapping[str, Any] | None = None) -> list[Version]:
+    """Every published version, oldest first, the champion (``pointer``, read when not given)
+    marked."""
+    current = champion_folder(pointer if pointer is not None else champion(lake))
 
     def one(name: str) -> Version | None:
         try:
@@ -120,13 +127,12 @@ def pictures(lake: Lake, folder: str) -> list[str]:
 
 def version_detail(lake: Lake, name: str) -> dict[str, Any]:
     """A version's score, decision, manifest facts and pictures."""
-    v = version(lake, name, (champion(lake) or {}).get("path", "").rstrip("/").rsplit("/", 1)[-1])
+    v = version(lake, name, champion_folder(champion(lake)))
     folder = lake.paths.model_version(name)
     manifest = lake.store.read_json(join(folder, "manifest.json")) or {}
-    decision = lake.store.read_json(join(lake.paths.models, "decisions", f"{path_segment(name)}.json"))
     return {"version": v, "manifest": {k: manifest.get(k) for k in (
                 "run_id", "model", "preset", "features", "best_params", "train_rows", "as_of", "code_version")},
-            "dataset": manifest.get("dataset") or {}, "decision": decision, "pictures": pictures(lake, folder)}
+            "dataset": manifest.get("dataset") or {}, "pictures": pictures(lake, folder)}
 
 
 def training_run(lake: Lake, run_id: str) -> dict[str, Any]:
@@ -147,13 +153,12 @@ def training_run(lake: Lake, run_id: str) -> dict[str, Any]:
 
 
 def rejection(lake: Lake, drop: str, run_id: str) -> dict[str, Any] | None:
-    """The reason record of ``drop`` as ``run_id`` rejected it: drops/rejected/<drop>/, or
-    <drop>.<run> when an earlier drop of that name had the first folder (drops.publish)."""
-    for folder in (drop, f"{drop}.{path_segment(run_id)}"):
-        record = lake.store.read_json(join(lake.paths.rejected_drops, folder, REASON_FILE))
-        if record is not None and record.get("run") == run_id:
-            return record
-    return None
+    """The reason record of ``drop`` as ``run_id`` rejected it, in the folder publishing chose
+    (``drops.publish.rejected_folder``)."""
+    from salary.drops.publish import rejected_folder  # pandas and pyarrow: not at the api-server's start
+
+    record = lake.store.read_json(join(rejected_folder(lake, drop, run_id), REASON_FILE))
+    return record if record is not None and record.get("run") == run_id else None
 
 
 def drop_verdict(lake: Lake, run_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
