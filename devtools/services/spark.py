@@ -45,7 +45,7 @@ def start(root: Path, *, port: int = 7077, webui_port: int = 18080, worker_webui
         try:
             if any(w.get("state") == "ALIVE" for w in master_state(webui_port).get("workers", [])):
                 return url
-        except OSError:
+        except (OSError, ValueError):  # not listening yet, or its UI answers before its JSON is ready
             pass
         time.sleep(0.5)
     stop(root)
