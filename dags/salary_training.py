@@ -23,7 +23,8 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
 
 Trigger with params to change the dataset (`rows`, `seed`), the queries (`top_n`, `k`) or
 the search (`preset`: `default`, or `paper` for the report's own grid search).
-Each task's log ends with the job's `JOB_SUMMARY {...}` line. tune_model defers while its Ray
+Each task's log ends with the job's `JOB_SUMMARY {...}` line; each Spark task's log names its
+application, and its "Spark application" link opens it in the Spark History Server. tune_model defers while its Ray
 job runs (no worker slot held); its "Ray job" link opens the job in the Ray dashboard.
 """
 
@@ -48,6 +49,9 @@ PY_FILES = str(REPO / "build" / "salary.zip")
 RAY_RUNTIME_ENV = job_runtime_env(REPO)
 RUN_ARGS = ["--lake-root", "{{ var.value.lake_root }}", "--run-id", "{{ run_id }}",
             "--config", str(SETTINGS.config_dir / "pipeline.toml")]
+# Every application's event log goes to the lake (the History Server's log directory).
+SPARK_CONF = {**SETTINGS.spark.conf, **SETTINGS.spark.event_log,
+              "spark.eventLog.dir": f"{{{{ var.value.lake_root }}}}/{SETTINGS.lake.spark_events}"}
 
 
 def spark_job(task_id: str, *args: str, **kwargs: Any) -> SparkJobSubmitOperator:
@@ -58,7 +62,7 @@ def spark_job(task_id: str, *args: str, **kwargs: Any) -> SparkJobSubmitOperator
         application=str(REPO / "jobs" / f"{task_id}.py"),
         py_files=PY_FILES,
         conn_id="spark_default",
-        conf=SETTINGS.spark.conf,
+        conf=SPARK_CONF,
         driver_memory=SETTINGS.spark.driver_memory,
         name=f"salary-{task_id}",
         application_args=[*RUN_ARGS, *args],

@@ -54,6 +54,7 @@ def write_env_file(path: Path) -> dict[str, str]:
         "SPARK_AUTH_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW_UI_PORT": str(free_port()),
         "SPARK_UI_PORT": str(free_port()),
+        "SPARK_HISTORY_PORT": str(free_port()),
         "HDFS_UI_PORT": str(free_port()),
         "RAY_DASHBOARD_PORT": str(free_port()),
         "SALARY_GIT_COMMIT": git_commit(REPO),

@@ -29,6 +29,7 @@ class LakeLayout:
     curated_versions_kept: int
     drops: str
     predictions: str
+    spark_events: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class ScheduleSettings:
 class SparkSettings:
     driver_memory: str
     conf: dict[str, str]
+    # Event logging of the Spark tasks Airflow runs (the directory is the lake's, added per run).
+    event_log: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
         key: str(value).replace("__CONFIG_DIR__", str(config_dir)).replace("__SPARK_CDS__", cds)
         for key, value in raw["spark"]["conf"].items()
     }
+    event_log = {key: str(value) for key, value in raw["spark"]["event_log"].items()}
     return Settings(
         lake=LakeLayout(**raw["lake"]),
         dataset=DatasetSpec(
@@ -269,7 +273,7 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
             drops_window=raw["schedule"]["drops_window"],
             drops_window_minutes=float(raw["schedule"]["drops_window_minutes"]),
         ),
-        spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf),
+        spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf, event_log=event_log),
         model=ModelSettings(**raw["model"]),
         predict=PredictSettings(**raw["predict"]),
         config_dir=config_dir,

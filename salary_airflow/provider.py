@@ -32,7 +32,8 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         }],
-        "extra-links": ["salary_airflow.operators.ray.RayJobLink"],
+        "extra-links": ["salary_airflow.operators.ray.RayJobLink",
+                        "salary_airflow.operators.spark.SparkApplicationLink"],
         "triggers": [{"integration-name": "Ray", "python-modules": ["salary_airflow.triggers.ray"]},
                      {"integration-name": "Salary drops", "python-modules": ["salary_airflow.triggers.drops"]}],
     }

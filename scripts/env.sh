@@ -27,7 +27,10 @@ export AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE=${AIRFLOW__OPERATORS__DEFAULT_DEFE
 export AIRFLOW__LOGGING__LOGGING_LEVEL=${AIRFLOW__LOGGING__LOGGING_LEVEL:-INFO}
 
 # Connections and the lake root: the only things that differ between deployments.
-export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]"}'}
+# extra.history_url: the Spark History Server make ui starts (each Spark task's "Spark application" link).
+export SALARY_SPARK_HISTORY_PORT=${SALARY_SPARK_HISTORY_PORT:-18088}
+export SALARY_SPARK_HISTORY_DIR=${SALARY_SPARK_HISTORY_DIR:-$REPO/.local/spark-history}
+export AIRFLOW_CONN_SPARK_DEFAULT=${AIRFLOW_CONN_SPARK_DEFAULT:-'{"conn_type": "spark", "host": "local[*]", "extra": {"history_url": "http://127.0.0.1:'$SALARY_SPARK_HISTORY_PORT'"}}'}
 export AIRFLOW_CONN_RAY_DEFAULT=${AIRFLOW_CONN_RAY_DEFAULT:-'{"conn_type": "ray", "host": "127.0.0.1", "port": 8265}'}
 # LAKE=file (default): a folder in .local/. LAKE=hdfs: the single-node HDFS on loopback that
 # make demo / make ui start (scripts/services.py hdfs, data in .local/hdfs).

@@ -15,6 +15,7 @@ echo "[ui] DAGs start paused: unpausing one never starts a run at once (the firs
 echo "[ui] its next cron time); Trigger (with params) runs salary_training now."
 echo "[ui] unpause salary_batch_predict and put drops with: python scripts/make_drop.py NAME --rows N"
 echo "[ui] lake: $SALARY_LAKE_ROOT; logs of each component in $AIRFLOW_HOME/<component>.log"
+echo "[ui] Spark History Server: http://127.0.0.1:$SALARY_SPARK_HISTORY_PORT (each Spark task's 'Spark application' link)"
 python "$REPO/scripts/services.py" ray start "$SALARY_RAY_DIR"
 hdfs_started=no
 if [ "${LAKE:-file}" = hdfs ] && ! python "$REPO/scripts/services.py" hdfs status "$SALARY_HDFS_DIR"; then
@@ -35,6 +36,7 @@ cleanup() {
         sleep 0.5
     done
     for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+    python "$REPO/scripts/services.py" spark-history stop "$SALARY_SPARK_HISTORY_DIR"
     python "$REPO/scripts/services.py" ray stop "$SALARY_RAY_DIR"
     [ "$hdfs_started" = yes ] && python "$REPO/scripts/services.py" hdfs stop "$SALARY_HDFS_DIR"
     return 0
@@ -42,6 +44,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# Over the lake's spark-events/ (config/pipeline.toml [lake] spark_events), where the tasks write.
+python "$REPO/scripts/services.py" spark-history start "$SALARY_SPARK_HISTORY_DIR" \
+    --port "$SALARY_SPARK_HISTORY_PORT" --log-dir "$SALARY_LAKE_ROOT/spark-events"
 start() {
     local name=$1
     shift

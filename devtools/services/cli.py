@@ -3,6 +3,7 @@
     services.py ray    start|stop|status DIR [--port 6379 --dashboard-port 8265 --num-cpus 2]
     services.py spark  start|stop|status DIR [--port 7077 --webui-port 18080 --worker-webui-port 18081
                                               --cores 2 --memory 2g]
+    services.py spark-history start|stop|status DIR --log-dir URI [--port 18088]
     services.py hdfs   start|stop|status DIR [--rpc-port 8020 --http-port 50070 ...]
     services.py hdfs   fetch                  # once: Hadoop's jars into the cache
     services.py docker start|stop|status      # start prints the DOCKER_HOST to use
@@ -35,6 +36,13 @@ def _spark(args: argparse.Namespace) -> str:
     return f"Spark master {url} (UI http://127.0.0.1:{args.webui_port}) with one worker"
 
 
+def _spark_history(args: argparse.Namespace) -> str:
+    if not args.log_dir:
+        raise SystemExit("spark-history start needs --log-dir URI (the lake's spark-events folder)")
+    url = spark.start_history(args.dir, args.log_dir, port=args.port)
+    return f"Spark History Server {url} over {args.log_dir}"
+
+
 def _hdfs_ports(args: argparse.Namespace) -> hdfs.Ports:
     return hdfs.Ports(args.rpc_port, args.http_port, args.datanode_port, args.datanode_http_port,
                       args.datanode_ipc_port)
@@ -52,6 +60,7 @@ def _hdfs(args: argparse.Namespace) -> str:
 SERVICES: dict[str, tuple[Callable[[argparse.Namespace], str], Callable[[Path], None], Callable[[Path], bool]]] = {
     "ray": (_ray, ray.stop, ray.running),
     "spark": (_spark, spark.stop, spark.running),
+    "spark-history": (_spark_history, spark.stop_history, spark.history_running),
     "hdfs": (_hdfs, hdfs.stop, hdfs.running),
 }
 
@@ -73,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     spark_cli = _service(sub, "spark", "a Spark standalone master and one worker", port=7077, webui_port=18080,
                          worker_webui_port=18081, cores=2)
     spark_cli.add_argument("--memory", default="2g")
+    history_cli = _service(sub, "spark-history", "a Spark History Server over a folder of event logs", port=18088)
+    history_cli.add_argument("--log-dir", default=None, help="the event logs' folder (a lake URI)")
     d = hdfs.Ports()
     _service(sub, "hdfs", "a single-node HDFS (NameNode, DataNode, WebHDFS)", (*ACTIONS, "fetch"), rpc_port=d.rpc,
              http_port=d.http, datanode_port=d.datanode, datanode_http_port=d.datanode_http,

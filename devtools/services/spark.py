@@ -1,5 +1,6 @@
-"""A Spark standalone cluster on loopback (a master and a worker from the pip pyspark), stopped
-by their PIDs (``python scripts/services.py spark start|stop DIR``).
+"""A Spark standalone cluster on loopback (a master and a worker from the pip pyspark), and a
+Spark History Server on loopback, stopped by their PIDs
+(``python scripts/services.py spark|spark-history start|stop DIR``).
 
 The master's web UI moves off 8080 (Airflow's). Each daemon is `spark-class` in its own
 session; its PID is recorded in DIR and SIGTERM to it stops it (and the worker's executors).
@@ -17,6 +18,8 @@ from devtools.services.processes import alive, spawn, stop_recorded
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
+HISTORY_SERVER = "org.apache.spark.deploy.history.HistoryServer"
+HISTORY_PROPERTIES = Path(__file__).resolve().parents[2] / "config" / "spark" / "history.properties"
 
 
 def master_state(webui_port: int) -> dict:
@@ -61,3 +64,43 @@ def stop(root: Path, timeout: float = 30) -> None:
 def running(root: Path) -> bool:
     """Whether the master started in ``root`` runs."""
     return alive(root / "master.pid")
+
+
+def history_applications(port: int) -> list[dict]:
+    """The applications a History Server lists (its REST API)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/applications", timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def start_history(root: Path, log_dir: str, *, port: int = 18088, timeout: float = 120) -> str:
+    """Start a History Server on 127.0.0.1:``port`` over the event logs in ``log_dir`` (a lake
+    URI, file:///... or hdfs://..., created when missing: the server refuses to start without
+    it), with config/spark/history.properties; wait until its REST API answers; return its URL."""
+    from salary.lake import open_store
+
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    open_store(log_dir).mkdirs(log_dir)
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
+           "SPARK_HISTORY_OPTS": f"-Dspark.history.fs.logDirectory={log_dir} -Dspark.history.ui.port={port}"}
+    proc = spawn(["spark-class", HISTORY_SERVER, "--properties-file", str(HISTORY_PROPERTIES)],
+                 root / "history.log", root / "history.pid", env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            history_applications(port)
+            return f"http://127.0.0.1:{port}"
+        except (OSError, ValueError):  # not listening yet
+            if proc.poll() is not None:
+                break
+        time.sleep(0.5)
+    stop_history(root)
+    raise TimeoutError(f"the Spark History Server on port {port} did not answer; see {root}/history.log")
+
+
+def stop_history(root: Path, timeout: float = 30) -> None:
+    stop_recorded(root / "history.pid", timeout)
+
+
+def history_running(root: Path) -> bool:
+    return alive(root / "history.pid")

@@ -12,6 +12,7 @@ from salary.lake.paths import (
     MANIFEST,
     SUCCESS,
     Lake,
+    application_record,
     failure_record,
     is_visible,
     join,
@@ -20,7 +21,7 @@ from salary.lake.paths import (
 from salary.lake.store import Store
 
 __all__ = ["CURRENT", "GENERATED_CHUNK", "LABELLED_PREFIX", "MANIFEST", "SUCCESS", "Lake", "LakeIO", "Store",
-           "failure_record", "is_visible", "join", "open_lake", "open_store", "path_segment"]
+           "application_record", "failure_record", "is_visible", "join", "open_lake", "open_store", "path_segment"]
 
 S = TypeVar("S", bound=Store)
 

@@ -48,6 +48,12 @@ def failure_record(root: str, job: str, run_id: str, try_number: int) -> str:
     return join(root, "_failures", job, f"{path_segment(run_id)}-try{try_number}.json")
 
 
+def application_record(root: str, job: str, run_id: str, try_number: int) -> str:
+    """Where a Spark job attempt records its application id (read by the Airflow operator for
+    the task's History Server link; a file in the lake outlives the attempt and any deploy mode)."""
+    return join(root, "_spark_apps", job, f"{path_segment(run_id)}-try{try_number}.json")
+
+
 @dataclass(frozen=True)
 class Lake:
     """Where each dataset and report lives below one lake root."""
@@ -122,3 +128,8 @@ class Lake:
 
     def predictions(self, drop: str) -> str:
         return join(self.root, self.layout.predictions, drop)
+
+    @property
+    def spark_events(self) -> str:
+        """Spark's event logs, one per application (the History Server's log directory)."""
+        return join(self.root, self.layout.spark_events)

@@ -19,6 +19,9 @@ from salary.runtime.version import current as code_version
 S = TypeVar("S", bound=Store)
 
 SUMMARY_MARKER = "JOB_SUMMARY "
+# Set by the Airflow operator: where a Spark job records its application id (the task's link to
+# the History Server).
+APPLICATION_RECORD_ENV = "SALARY_SPARK_APPLICATION_RECORD"
 
 log = logging.getLogger(__name__)
 

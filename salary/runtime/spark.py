@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from salary.runtime.job import JobContext, finish_job
+from salary.runtime.job import APPLICATION_RECORD_ENV, JobContext, finish_job
+
+log = logging.getLogger(__name__)
 
 # Memory metrics Spark's executors report (ExecutorMetricType); JVMHeapMemory is the peak heap.
 PEAK_MEMORY_METRICS = ("JVMHeapMemory", "JVMOffHeapMemory", "OnHeapExecutionMemory", "OnHeapStorageMemory")
@@ -17,7 +22,26 @@ def get_session(app_name: str) -> SparkSession:
     which the results depend on, is set here whoever launched the job."""
     spark = SparkSession.builder.appName(app_name).getOrCreate()
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    record_application(spark, os.environ.get(APPLICATION_RECORD_ENV))
     return spark
+
+
+def record_application(spark: SparkSession, record: str | None) -> None:
+    """Name the application in the log and, when ``record`` (a lake URI) is given, write its id
+    there: the Airflow task links it in the History Server, after the job ended or failed."""
+    sc = spark.sparkContext
+    event_log = sc.getConf().get("spark.eventLog.dir") if sc.getConf().get("spark.eventLog.enabled") == "true" else None
+    log.info("Spark application %s (%s)", sc.applicationId,
+             f"event log in {event_log}" if event_log else "no event log")
+    if not record:
+        return
+    from salary.lake import open_store
+
+    try:
+        open_store(record).write_json(record, {"application_id": sc.applicationId, "name": sc.appName,
+                                               "event_log_dir": event_log, "at": time.time()})
+    except Exception:  # noqa: BLE001 - the link is lost, never the job
+        log.exception("could not record the application id in %s", record)
 
 
 def _scala_seq(seq: Any) -> list[Any]:
@@ -50,6 +74,7 @@ def resource_metrics(spark: SparkSession) -> dict[str, Any]:
     # Where tasks ran: "driver" alone in local mode; executors on the workers of a cluster.
     out["executors"] = executors
     out["master"] = spark.sparkContext.master
+    out["application_id"] = spark.sparkContext.applicationId
 
     totals = {"input_bytes": 0, "output_bytes": 0, "shuffle_write_bytes": 0,
               "shuffle_read_bytes": 0, "memory_spilled_bytes": 0, "disk_spilled_bytes": 0,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
+import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -14,10 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from salary.lake import CURRENT, Lake, failure_record, path_segment
+from devtools.services import spark as spark_services
+from salary.lake import CURRENT, Lake, application_record, failure_record, path_segment
 from salary.runtime.job import parse_summaries
 from salary.runtime.version import code_version
-from tests.helpers import airflow, json_rows, local
+from tests.helpers import airflow, free_port, json_rows, local
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +42,25 @@ def latest_run(env: dict[str, str]) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, settings, ray_cluster):
-    """A fresh Airflow home (SQLite), an empty file lake and a Ray head, in the environment of `make`."""
-    home = tmp_path_factory.mktemp("airflow")
+def history_server(tmp_path_factory, settings):
+    """A Spark History Server on loopback over the lake's spark-events/ (as `make ui` starts one)."""
     lake_dir = tmp_path_factory.mktemp("lake")
+    root = tmp_path_factory.mktemp("history")
+    lake = Lake(f"file://{lake_dir}", settings.lake)
+    url = spark_services.start_history(root, lake.spark_events, port=free_port())
+    yield lake_dir, url
+    spark_services.stop_history(root)
+
+
+@pytest.fixture(scope="module")
+def stack(settings, ray_cluster, history_server, tmp_path_factory):
+    """A fresh Airflow home (SQLite), an empty file lake, a Ray head and a History Server, in the
+    environment of `make` (the spark_default connection names the History Server)."""
+    home = tmp_path_factory.mktemp("airflow")
+    lake_dir, history_url = history_server
+    spark_conn = {"conn_type": "spark", "host": "local[*]", "extra": {"history_url": history_url}}
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_VAR_LAKE_ROOT": f"file://{lake_dir}",
-           "SALARY_LAKE_ROOT": f"file://{lake_dir}"}
+           "SALARY_LAKE_ROOT": f"file://{lake_dir}", "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(spark_conn)}
     airflow(env, "db", "migrate")
     return env, lake_dir, Lake(f"file://{lake_dir}", settings.lake)
 
@@ -71,6 +88,39 @@ def test_every_task_succeeds_and_logs_its_summary(first_run):
         spark = jobs[name]["spark"]  # where the tasks' time went: a profile of each Spark job
         assert spark["task_cpu_seconds"] > 0 and spark["task_run_seconds"] > 0, (name, spark)
         assert spark["task_run_seconds"] <= jobs[name]["seconds"] * 2 + 1, (name, spark)  # local[2]: 2 task slots
+
+
+def test_each_spark_task_links_its_application_in_the_history_server(first_run, stack, history_server):
+    """The job records its application id; the task log names it with its History Server page,
+    which lists the application's completed stages from its compressed event log in the lake."""
+    log, run_id, _ = first_run
+    _, lake_dir, lake = stack
+    _, history_url = history_server
+    events = Path(local(lake.spark_events))
+    for task in ("generate_dataset", "etl_benchmark", "top_earners", "age_distribution"):
+        app_id = json.loads(Path(local(application_record(lake.root, task, run_id, 1))).read_text())["application_id"]
+        assert summaries(log)[task]["spark"]["application_id"] == app_id
+        url = f"{history_url}/history/{app_id}/stages/"
+        assert f"Spark application {app_id}: {url}" in log
+        assert [p.name for p in (events / f"eventlog_v2_{app_id}").glob("events_*")][0].endswith(".zstd")
+        # Finished applications appear within the server's update interval (5 s).
+        page = _wait_for_page(url)
+        completed = re.search(r"Completed Stages \((\d+)\)", page)
+        assert completed and int(completed.group(1)) >= 1, (task, page[:500])
+        app = json.loads(_wait_for_page(f"{history_url}/api/v1/applications/{app_id}"))
+        assert task in app["name"] and app["attempts"][0]["completed"], app
+
+
+def _wait_for_page(url: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                return resp.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def test_generated_dataset_and_its_manifest(first_run, stack, settings):

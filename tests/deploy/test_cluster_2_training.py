@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import urllib.request
 from urllib.parse import quote
 
 import duckdb
@@ -17,6 +19,7 @@ from cluster_helpers import (
     path_segment,
     ray_jobs,
     ray_node_ips,
+    wait_until,
 )
 
 from devtools.cluster_stack import REPO
@@ -89,6 +92,33 @@ def test_tune_model_was_deferred_and_links_to_its_ray_job(stack, training):
               and j["metadata"]["airflow_task_id"] == "tune_model"]
     port = stack.env.get("RAY_DASHBOARD_PORT", "8265")  # the dashboard's published loopback port
     assert links["extra_links"]["Ray job"] == f"http://127.0.0.1:{port}/#/jobs/{job['submission_id']}"
+
+
+@pytest.mark.parametrize("task_id", SPARK_TASKS)
+def test_spark_task_links_its_application_in_the_history_server(stack, training, task_id):
+    """The task's "Spark application" link (REST) opens the application's stages in the History
+    Server published on 127.0.0.1, read from its compressed event log in HDFS; the log names it."""
+    run_id, tis = training
+    links = stack.api("GET", f"/dags/{TRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/links")
+    url = links["extra_links"]["Spark application"]
+    port = stack.env["SPARK_HISTORY_PORT"]
+    found = re.fullmatch(rf"http://127\.0\.0\.1:{port}/history/(app-[0-9-]+)/stages/", url or "")
+    assert found, url
+    app_id = found.group(1)
+    lines = stack.task_log(TRAINING, run_id, task_id, tis[task_id]["try_number"])
+    assert any(f"Spark application {app_id}: {url}" in line for line in lines)
+    assert any(name.endswith(".zstd") for name in stack.hdfs_ls(f"{LAKE}/spark-events/eventlog_v2_{app_id}"))
+    pages: list[str] = []
+
+    def stages_listed() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                pages.append(resp.read().decode())
+        except OSError:
+            return False
+        return bool(re.search(r"Completed Stages \([1-9]\d*\)", pages[-1]))
+
+    wait_until(stages_listed, 120, f"the History Server to list the stages of {app_id}")
 
 
 def test_lake_has_curated_data_reports_model_and_champion(stack, training):

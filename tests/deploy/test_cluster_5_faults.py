@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from cluster_helpers import LAKE, SPARK_TASKS, TRAINING, GiB, path_segment, ray_jobs, ray_node_ips
+from cluster_helpers import LAKE, SPARK_TASKS, TRAINING, GiB, path_segment, ray_jobs, ray_node_ips, wait_until
 
 from devtools.cluster_stack import OUT
 
@@ -25,6 +27,29 @@ def test_restarting_the_scheduler_mid_run_completes_the_run_once(stack, scaled_r
     assert stack.hdfs_ls(f"{LAKE}/datasets/curated").count(run) == 1
     assert stack.hdfs_ls(f"{LAKE}/models/salary").count(run) == 1
     assert stack.hdfs_ls(f"{LAKE}/_staging/etl_benchmark") == []
+
+
+def test_a_retried_spark_task_links_the_application_of_its_last_try(stack, scaled_run):
+    """etl_benchmark's first try died with the scheduler: the task's link opens the application
+    of the try that succeeded (each try records its own), and the History Server shows it."""
+    run_id, tis, _ = scaled_run
+    last = tis["etl_benchmark"]["try_number"]
+    records = {n: stack.hdfs("-cat", f"{LAKE}/_spark_apps/etl_benchmark/{path_segment(run_id)}-try{n}.json",
+                             check=False).stdout for n in range(1, last + 1)}
+    app_ids = {n: json.loads(text)["application_id"] for n, text in records.items() if text}
+    assert last in app_ids, records
+    links = stack.api("GET", f"/dags/{TRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/etl_benchmark/links")
+    assert links["extra_links"]["Spark application"].endswith(f"/history/{app_ids[last]}/stages/")
+    assert len(set(app_ids.values())) == len(app_ids)  # a try that got as far as a session had its own
+
+    def listed() -> bool:
+        try:
+            with urllib.request.urlopen(links["extra_links"]["Spark application"], timeout=30) as resp:
+                return "Completed Stages" in resp.read().decode()
+        except OSError:
+            return False
+
+    wait_until(listed, 120, f"the History Server to show {app_ids[last]}")
 
 
 def test_a_restarted_triggerer_re_attaches_to_the_ray_job_instead_of_running_it_again(stack, scaled_run):

@@ -19,7 +19,7 @@ SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", 
            "RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET")
 AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer")
-OUR_IMAGE = (*AIRFLOW_SERVICES, "spark-master", "spark-worker", "ray-head", "ray-worker")
+OUR_IMAGE = (*AIRFLOW_SERVICES, "spark-master", "spark-worker", "spark-history", "ray-head", "ray-worker")
 
 
 def compose(env_file: Path | None, *args: str, files: tuple[str, ...] = ("docker-compose.yaml",)
@@ -67,8 +67,8 @@ def test_secrets_have_no_defaults(tmp_path):
 
 
 def test_every_service_of_the_stack_exists(stack):
-    assert set(stack["services"]) == {"postgres", *AIRFLOW_SERVICES, "spark-master", "spark-worker", "namenode",
-                                      "datanode", "ray-head", "ray-worker"}
+    assert set(stack["services"]) == {"postgres", *AIRFLOW_SERVICES, "spark-master", "spark-worker", "spark-history",
+                                      "namenode", "datanode", "ray-head", "ray-worker"}
 
 
 def test_one_image_for_airflow_spark_and_ray(stack):
@@ -274,8 +274,10 @@ def test_on_the_head_what_other_hosts_reach_binds_the_host_network_and_publishes
         assert f"{service['hostname']}=10.231.0.10" in service["extra_hosts"], name  # its own name resolves
     published = {(name, p.get("host_ip", ""), p["target"]) for name, s in head["services"].items()
                  for p in s.get("ports") or []}
-    # The UI on every interface; the Spark driver's ports on the head's cluster address only.
-    assert {(n, ip) for n, ip, _ in published} == {("airflow-api-server", ""), ("airflow-scheduler", "10.231.0.10")}
+    # The UI on every interface; the Spark driver's ports on the head's cluster address only; the
+    # History Server (on the compose network) on the head's loopback, as the other UIs.
+    assert {(n, ip) for n, ip, _ in published} == {("airflow-api-server", ""), ("airflow-scheduler", "10.231.0.10"),
+                                                   ("spark-history", "127.0.0.1")}
     assert head["services"]["ray-worker"]["deploy"]["replicas"] == 0
 
 

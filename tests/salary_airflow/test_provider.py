@@ -17,6 +17,7 @@ def test_airflow_knows_the_ray_connection_type_and_its_form():
     assert behaviour["relabeling"]["password"] == "Auth token" and "login" in behaviour["hidden_fields"]
     assert "extra__ray__dashboard_url" in pm.connection_form_widgets
     assert "salary_airflow.operators.ray.RayJobLink" in pm.extra_links_class_names
+    assert "salary_airflow.operators.spark.SparkApplicationLink" in pm.extra_links_class_names
 
 
 def test_every_class_the_provider_names_imports():

@@ -56,8 +56,10 @@ def healthy(port: int) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_make_ui_stops_every_process_it_started(tmp_path, sig):
     home, ray_dir, port = tmp_path / "airflow", short_tmp("rayui"), free_port()
+    history_dir, history_port = tmp_path / "history", free_port()
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW_UI_PORT": str(port), "SALARY_RAY_DIR": str(ray_dir),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "SALARY_SPARK_HISTORY_DIR": str(history_dir),
+           "SALARY_SPARK_HISTORY_PORT": str(history_port), "SALARY_LAKE_ROOT": f"file://{tmp_path / 'lake'}"}
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     started: set[int] = set()
     ui = subprocess.Popen(["bash", str(REPO / "scripts" / "ui.sh")], env=env, stdout=subprocess.DEVNULL,
@@ -67,10 +69,14 @@ def test_stopping_make_ui_stops_every_process_it_started(tmp_path, sig):
         assert ui.poll() is None, "ui.sh exited before the UI was up"
         time.sleep(5)  # the scheduler, dag-processor and triggerer have started their workers
         ray_head = int((ray_dir / "ray.pid").read_text())  # `ray start --block` in its own session
-        started = descendants(ui.pid) | {ray_head} | descendants(ray_head)
+        history = int((history_dir / "history.pid").read_text())  # the Spark History Server, likewise
+        with urllib.request.urlopen(f"http://127.0.0.1:{history_port}/api/v1/applications", timeout=10) as resp:
+            assert resp.status == 200
+        started = descendants(ui.pid) | {ray_head, history} | descendants(ray_head) | descendants(history)
         names = {(Path("/proc") / str(p) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                  for p in started if alive(p)}
-        for component in ("api_server", "scheduler", "dag-processor", "triggerer", "LocalExecutor", "ray"):
+        for component in ("api_server", "scheduler", "dag-processor", "triggerer", "LocalExecutor", "ray",
+                          "HistoryServer"):
             assert any(component in n for n in names), (component, sorted(n.strip()[:80] for n in names))
         ui.send_signal(sig)  # to ui.sh only, as `kill <pid>` would
         ui.wait(timeout=120)
@@ -87,4 +93,6 @@ def test_stopping_make_ui_stops_every_process_it_started(tmp_path, sig):
                 pass
         subprocess.run(["python", str(REPO / "scripts" / "services.py"), "ray", "stop", str(ray_dir)], env=env,
                        capture_output=True, timeout=120)
+        subprocess.run(["python", str(REPO / "scripts" / "services.py"), "spark-history", "stop", str(history_dir)],
+                       env=env, capture_output=True, timeout=120)
         shutil.rmtree(ray_dir, ignore_errors=True)
