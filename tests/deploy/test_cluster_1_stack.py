@@ -17,7 +17,7 @@ def test_every_service_is_running_and_healthy(stack):
     services = {row["Service"]: row for row in rows}
     assert set(services) == {"postgres", "airflow-init", "airflow-api-server", "airflow-scheduler",
                              "airflow-dag-processor", "airflow-triggerer", "spark-master", "spark-worker",
-                             "namenode", "datanode", "ray-head", "ray-worker"}
+                             "spark-history", "namenode", "datanode", "ray-head", "ray-worker"}
     assert services["airflow-init"]["State"] == "exited" and services["airflow-init"]["ExitCode"] == 0
     for name, row in services.items():
         if name != "airflow-init":

@@ -41,7 +41,9 @@ def test_spark_task_log_has_spark_submit_output_and_ends_with_its_summary(stack,
     assert any(line.startswith("Spark-Submit cmd: spark-submit --master spark://spark-master:7077") for line in lines)
     assert any("salary.runtime.job: stage session took" in line for line in lines)  # the driver's own output
     job_lines = lines[: next(i for i, line in enumerate(lines) if line == "::group::Post Execute")]
-    summary = job_lines[-1]
+    # The job's last line is its summary; then the operator names the application it ran.
+    assert job_lines[-1].startswith("Spark application app-"), job_lines[-5:]
+    summary = job_lines[-2]
     assert "JOB_SUMMARY" in summary, job_lines[-5:]
     doc = json.loads(summary.split("JOB_SUMMARY", 1)[1])
     assert doc["job"] == task_id and doc["run_id"] == run_id
@@ -67,7 +69,7 @@ def test_promote_model_log_ends_with_its_decision(stack, training):
 def test_no_secret_appears_in_any_task_log(stack, training):
     run_id, tis = training
     secret_values = [stack.env[k] for k in ("RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET", "POSTGRES_PASSWORD",
-                                            "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET")]
+                                            "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_SECRET_KEY")]
     for task_id, ti in tis.items():
         text = "\n".join(stack.task_log(TRAINING, run_id, task_id, ti["try_number"]))
         assert not any(value in text for value in secret_values), task_id
