@@ -37,10 +37,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 # Non-root (Airflow's conventional uid, group 0). Every folder a named volume mounts exists
 # here, owned by that user, so new volumes come up writable (Docker copies the ownership).
 RUN useradd --create-home --uid 50000 --gid 0 --home-dir /home/salary salary \
- && mkdir -p /opt/airflow/logs /opt/airflow/auth /opt/spark-work /opt/spark-conf \
+ && mkdir -p /opt/airflow/logs /opt/spark-work /opt/spark-conf \
  && chown -R 50000:0 /opt/airflow /opt/spark-work /opt/spark-conf \
  && chmod -R g+rwX /opt/airflow /opt/spark-work \
- && chmod 700 /opt/airflow/auth /opt/spark-conf
+ && chmod 700 /opt/spark-conf
 
 COPY --chown=50000:0 . /opt/salary
 # Our code installed editable as in the embedded default (salary, salary_airflow with the provider

@@ -32,7 +32,8 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[Any]:
 
 
 def log_in(driver: Any, base_url: str, username: str, password: str, timeout: float = 60) -> None:
-    """Airflow's login form, filled in as a user does; returns once the UI let them in."""
+    """Airflow's login form (the simple auth manager's, or the FAB auth manager's), filled in as
+    a user does; returns once the UI let them in."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -41,5 +42,5 @@ def log_in(driver: Any, base_url: str, username: str, password: str, timeout: fl
     driver.get(base_url.rstrip("/") + "/")
     wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
     wait.until(lambda d: "/auth/login" not in d.current_url)

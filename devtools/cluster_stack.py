@@ -50,6 +50,7 @@ def write_env_file(path: Path) -> dict[str, str]:
         "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16),
         "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW_SECRET_KEY": secrets.token_urlsafe(32),
         "RAY_AUTH_TOKEN": secrets.token_urlsafe(32),
         "SPARK_AUTH_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW_UI_PORT": str(free_port()),

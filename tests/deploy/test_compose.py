@@ -16,7 +16,7 @@ from devtools.cluster_stack import compose_binary
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
-           "RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET")
+           "AIRFLOW_SECRET_KEY", "RAY_AUTH_TOKEN", "SPARK_AUTH_SECRET")
 AIRFLOW_SERVICES = ("airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer")
 OUR_IMAGE = (*AIRFLOW_SERVICES, "spark-master", "spark-worker", "spark-history", "ray-head", "ray-worker")
@@ -83,6 +83,19 @@ def airflow_env(stack) -> dict[str, str]:
     for env in envs:
         assert {k: env[k] for k in shared} == shared  # every component sees the same connections
     return shared
+
+
+def test_every_airflow_component_uses_the_fab_auth_manager_with_the_same_keys(stack):
+    """Users and roles in the metadata DB (FAB), the admin from .env: no simple auth manager
+    with its generated or fixed users anywhere, and one session key for every component."""
+    for name in AIRFLOW_SERVICES:
+        env = stack["services"][name]["environment"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == (
+            "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"), name
+        assert not [k for k in env if "SIMPLE_AUTH_MANAGER" in k], name
+        assert env["AIRFLOW__API__SECRET_KEY"] == "test-airflow_secret_key", name
+    init = (REPO / "docker" / "airflow-init.sh").read_text()
+    assert 'os.environ["AIRFLOW_ADMIN_PASSWORD"]' in init and "--password" not in init  # never on a command line
 
 
 def test_connections_the_dags_use_point_at_services(stack):
@@ -231,7 +244,7 @@ def test_image_installs_the_lock_on_python_311_as_non_root():
     # pip's CA bundle comes in as a build secret, never as a file copied into a layer
     assert "--mount=type=secret,id=pip_cert" in dockerfile and "COPY" not in dockerfile.split("pip_cert")[0][-200:]
     # every folder a named volume mounts exists in the image, owned by the image's user
-    assert "mkdir -p /opt/airflow/logs /opt/airflow/auth" in dockerfile
+    assert "mkdir -p /opt/airflow/logs " in dockerfile
 
 
 def test_generated_secrets_are_never_committed():

@@ -46,7 +46,8 @@ def test_the_worker_host_joins_spark_ray_and_hdfs(cluster, two_hosts):
 
 def test_a_worker_host_holds_only_the_engines_secrets(cluster, two_hosts):
     env = (two_hosts.host.dir / ".env").read_text()
-    for name in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET"):
+    for name in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
+                 "AIRFLOW_SECRET_KEY"):
         assert name not in env and cluster.head.env[name] not in env
     assert not (two_hosts.host.dir / "tls" / "ca.key").exists()  # the CA's key stays on the head
 
