@@ -203,17 +203,24 @@ class Stack:
             self._token = self._request("POST", "/auth/token", body, auth=False)["access_token"]
         return self._token
 
-    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+    def http(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, bytes]:
+        """One call to the api-server as any client makes it (with ``token`` as its bearer token,
+        or none): the HTTP status and the body, whatever the status."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self.token()}"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.ui + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
-                raw = resp.read()
+                return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: HTTP {exc.code}: {exc.read()[:2000]!r}") from exc
+            return exc.code, exc.read()
+
+    def _request(self, method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+        status, raw = self.http(method, path, body, self.token() if auth else None)
+        if status >= 400:
+            raise AssertionError(f"{method} {path}: HTTP {status}: {raw[:2000]!r}")
         return json.loads(raw) if raw else None
 
     def api(self, method: str, path: str, body: Any = None) -> Any:

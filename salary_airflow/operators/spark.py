@@ -68,7 +68,7 @@ class SparkJobSubmitOperator(SparkSubmitOperator):
         self.application_args = [*(self.application_args or []), "--failure-record", record]
         # The job's copy of the code (--py-files) has no .git: its version is taken here.
         self.env_vars = {CODE_VERSION_ENV: code_version(Path(self.application).resolve().parents[1]),
-                         APPLICATION_RECORD_ENV: app_record, **(self.env_vars or {})}
+                         **(self.env_vars or {}), APPLICATION_RECORD_ENV: app_record}
         event_log = (self.conf or {}).get("spark.eventLog.dir")
         if event_log and str((self.conf or {}).get("spark.eventLog.enabled")).lower() == "true":
             open_store(event_log).mkdirs(event_log)

@@ -109,6 +109,16 @@ def test_each_spark_task_links_its_application_in_the_history_server(first_run, 
         assert completed and int(completed.group(1)) >= 1, (task, page[:500])
         app = json.loads(_wait_for_page(f"{history_url}/api/v1/applications/{app_id}"))
         assert task in app["name"] and app["attempts"][0]["completed"], app
+    # What the task's link opens, in a browser: the application's stages.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from devtools.browser import chromium
+
+    with chromium() as driver:
+        driver.get(url)
+        WebDriverWait(driver, 60).until(lambda d: "Completed Stages" in d.find_element(By.TAG_NAME, "body").text)
+        assert "Stages for All Jobs" in driver.find_element(By.TAG_NAME, "body").text
 
 
 def _wait_for_page(url: str, timeout: float = 60) -> str:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.error
-import urllib.request
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -21,38 +18,24 @@ from devtools.cluster_stack import OUT
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 
-def call(stack, token: str | None, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-    """An HTTP call to the api-server as a client would make it: the status and the body."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(stack.ui + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
 @pytest.fixture(scope="module")
 def viewer(stack) -> dict[str, str]:
     """A user with the role Viewer, added by the admin through the FAB auth manager's users API."""
     user = {"username": "viewer", "password": secrets.token_urlsafe(16)}
-    status, body = call(stack, stack.token(), "POST", "/auth/fab/v1/users", {
+    status, body = stack.http("POST", "/auth/fab/v1/users", {
         **user, "email": "viewer@salary.invalid", "first_name": "Vera", "last_name": "Viewer",
-        "roles": [{"name": "Viewer"}]})
+        "roles": [{"name": "Viewer"}]}, stack.token())
     assert status in (200, 201), body[:500]
-    status, body = call(stack, None, "POST", "/auth/token", user)
+    status, body = stack.http("POST", "/auth/token", user)
     assert status in (200, 201), body[:500]
     return {**user, "token": json.loads(body)["access_token"]}
 
 
 def test_the_admin_is_the_one_from_env_and_no_default_password_works(stack):
     for password in ("admin", "airflow", ""):
-        status, _ = call(stack, None, "POST", "/auth/token", {"username": "admin", "password": password})
+        status, _ = stack.http("POST", "/auth/token", {"username": "admin", "password": password})
         assert status in (400, 401, 403, 422), password
-    status, body = call(stack, stack.token(), "GET", "/auth/fab/v1/users/admin")
+    status, body = stack.http("GET", "/auth/fab/v1/users/admin", None, stack.token())
     assert status == 200 and [r["name"] for r in json.loads(body)["roles"]] == ["Admin"], body[:300]
 
 
@@ -65,9 +48,9 @@ def test_a_viewer_reads_dags_runs_logs_and_the_salary_pages(stack, training, vie
                  f"/api/v2/dags/{TRAINING}/dagRuns/{run}/taskInstances/etl_benchmark/logs/"
                  f"{tis['etl_benchmark']['try_number']}?full_content=true",
                  "/salary/model", "/salary/api/model", "/salary/drops", f"/salary/runs/{TRAINING}/{run}"):
-        status, body = call(stack, token, "GET", path)
+        status, body = stack.http("GET", path, None, token)
         assert status == 200, (path, status, body[:300])
-    assert json.loads(call(stack, token, "GET", "/salary/api/model")[1])["champion"]["version"]
+    assert json.loads(stack.http("GET", "/salary/api/model", None, token)[1])["champion"]["version"]
 
 
 def test_a_viewer_cannot_trigger_unpause_clear_or_touch_connections(stack, training, viewer):
@@ -85,12 +68,13 @@ def test_a_viewer_cannot_trigger_unpause_clear_or_touch_connections(stack, train
         "add a user": ("POST", "/auth/fab/v1/users", {"username": "x", "password": "x", "email": "x@x.invalid",
                                                       "first_name": "x", "last_name": "x"}),
     }
-    got = {what: call(stack, token, method, path, body)[0] for what, (method, path, body) in refused.items()}
+    runs_before = stack.api("GET", f"/dags/{TRAINING}/dagRuns?limit=100")["total_entries"]
+    got = {what: stack.http(method, path, body, token)[0] for what, (method, path, body) in refused.items()}
     assert got == dict.fromkeys(refused, 403), got
     # Nothing happened: no new run, the DAG still paused, and the admin may do what the viewer may not.
-    assert len(stack.api("GET", f"/dags/{TRAINING}/dagRuns?limit=100")["dag_runs"]) >= 1
+    assert stack.api("GET", f"/dags/{TRAINING}/dagRuns?limit=100")["total_entries"] == runs_before
     assert stack.api("GET", f"/dags/{PREDICT}")["is_paused"] is True
-    assert call(stack, stack.token(), "GET", "/api/v2/connections")[0] == 200
+    assert stack.http("GET", "/api/v2/connections", None, stack.token())[0] == 200
 
 
 def test_in_chromium_the_viewer_sees_the_model_the_drifted_drop_and_the_spark_stages(stack, training, viewer):
@@ -130,13 +114,19 @@ def test_in_chromium_the_viewer_sees_the_model_the_drifted_drop_and_the_spark_st
         driver.switch_to.default_content()
         driver.save_screenshot(str(OUT / "ui-salary-drifted-drop.png"))
 
-        # The trigger, as the UI's own code sends it (the session's token cookie): refused.
-        status = driver.execute_async_script(
-            "const done = arguments[arguments.length - 1];"
-            f"fetch('/api/v2/dags/{TRAINING}/dagRuns', {{method: 'POST', credentials: 'same-origin',"
-            " headers: {'Content-Type': 'application/json'}, body: JSON.stringify({logical_date: null})})"
-            ".then(r => done(r.status), e => done(String(e)));")
-        assert status == 403, status
+        # What the UI's buttons send (with the session's token cookie), sent from the page: refused.
+        asks = {"trigger": ("POST", f"/api/v2/dags/{TRAINING}/dagRuns", {"logical_date": None}),
+                "unpause": ("PATCH", f"/api/v2/dags/{PREDICT}", {"is_paused": False}),
+                "clear": ("POST", f"/api/v2/dags/{TRAINING}/clearTaskInstances",
+                          {"dag_run_id": run_id, "task_ids": ["top_earners"], "dry_run": False}),
+                "edit a connection": ("PATCH", "/api/v2/connections/spark_default",
+                                      {"connection_id": "spark_default", "conn_type": "spark", "host": "x"})}
+        statuses = {what: driver.execute_async_script(
+            "const [method, path, body, done] = arguments;"
+            "fetch(path, {method, credentials: 'same-origin', headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify(body)}).then(r => done(r.status), e => done(String(e)));", method, path, body)
+            for what, (method, path, body) in asks.items()}
+        assert statuses == dict.fromkeys(asks, 403), statuses
 
         driver.get(links["extra_links"]["Spark application"])  # etl_benchmark's link
         wait.until(lambda d: "Completed Stages" in d.find_element(By.TAG_NAME, "body").text)

@@ -15,10 +15,11 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from salary.errors import BAD_INPUT_EXIT_CODE
+from salary.runtime.job import APPLICATION_RECORD_ENV
 from salary.runtime.version import CODE_VERSION_ENV
 from salary_airflow.operators.jobs import RayPipelineJobOperator, with_code_version
 from salary_airflow.operators.ray import RayJobOperator, submission_id
-from salary_airflow.operators.spark import SparkJobSubmitOperator
+from salary_airflow.operators.spark import SparkApplicationLink, SparkJobSubmitOperator
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -150,3 +151,46 @@ def test_spark_bad_input_fails_at_once_other_failures_retry(monkeypatch, spark_o
         assert not isinstance(caught.value, AirflowFailException)
     assert spark_op.application_args[-1].endswith("/_failures/etl_benchmark/manual__1-try2.json")
     assert spark_op.env_vars[CODE_VERSION_ENV].split()[1].startswith("sha256:")
+
+
+def run_application(app_id: str, fail: bool):
+    """spark-submit as far as the job's session: it records its application id, then ends."""
+    def execute(self: SparkJobSubmitOperator, context: Any) -> None:
+        path = Path(self.env_vars[APPLICATION_RECORD_ENV].removeprefix("file://"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"application_id": app_id}))
+        if fail:
+            raise AirflowException("Cannot execute: spark-submit ... Error code is: 1.")
+    return execute
+
+
+def test_each_try_links_the_application_it_ran_failed_or_not(monkeypatch, spark_op, tmp_path, capfd):
+    history = {"conn_type": "spark", "host": "local[*]", "extra": {"history_url": "http://127.0.0.1:18088/"}}
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", json.dumps(history))
+    spark_op.conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{tmp_path}/spark-events"}
+    pushed: dict[int, tuple[str, str]] = {}
+    for try_number, app_id, fail in ((1, "app-20261203-0001", True), (2, "app-20261203-0002", False)):
+        monkeypatch.setattr(SparkSubmitOperator, "execute", run_application(app_id, fail))
+        ti = SimpleNamespace(run_id="manual__1", try_number=try_number,
+                             xcom_push=lambda key, value, n=try_number: pushed.__setitem__(n, (key, value)))
+        if fail:
+            with pytest.raises(AirflowException):
+                spark_op.execute({"ti": ti})
+        else:
+            spark_op.execute({"ti": ti})
+        record = spark_op.env_vars[APPLICATION_RECORD_ENV]
+        assert record.endswith(f"/_spark_apps/etl_benchmark/manual__1-try{try_number}.json")
+    key = SparkApplicationLink().xcom_key
+    assert pushed == {1: (key, "http://127.0.0.1:18088/history/app-20261203-0001/stages/"),
+                      2: (key, "http://127.0.0.1:18088/history/app-20261203-0002/stages/")}
+    assert "Spark application app-20261203-0002: http://127.0.0.1:18088/history/" in capfd.readouterr().out
+    assert (tmp_path / "spark-events").is_dir()  # created before spark-submit: Spark refuses a missing one
+
+
+def test_without_a_history_server_the_log_still_names_the_application(monkeypatch, spark_op, capfd):
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_DEFAULT", json.dumps({"conn_type": "spark", "host": "local[*]"}))
+    monkeypatch.setattr(SparkSubmitOperator, "execute", run_application("local-1796340750105", False))
+    pushed: list[Any] = []
+    ti = SimpleNamespace(run_id="manual__1", try_number=1, xcom_push=lambda **kw: pushed.append(kw))
+    spark_op.execute({"ti": ti})
+    assert pushed == [] and "Spark application local-1796340750105: no History Server" in capfd.readouterr().out

@@ -147,6 +147,14 @@ def test_in_a_browser_a_viewer_sees_the_model_and_a_drifted_drop(ui):
         driver.switch_to.default_content()
         driver.save_screenshot(str(SCREENSHOTS / "salary-drop-verdict.png"))
 
+        # A trigger, sent as the UI's own code sends it (the session's token cookie): refused.
+        status = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('/api/v2/dags/salary_training/dagRuns', {method: 'POST', credentials: 'same-origin',"
+            " headers: {'Content-Type': 'application/json'}, body: JSON.stringify({logical_date: null})})"
+            ".then(r => done(r.status), e => done(String(e)));")
+        assert status == 403, status
+
         driver.get(f"{ui.base_url}/plugin/salary-drops")
         frame = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "iframe[title='Salary drops']"))[0]
         driver.switch_to.frame(frame)
