@@ -115,6 +115,49 @@ def test_each_drop_starts_exactly_one_run_that_predicts_it(predicted):
     assert [e["source_task_id"] for e in asset_events(services, "salary_predictions")] == ["publish", "publish"]
 
 
+BURST = [f"burst-{i:02d}" for i in range(12)]
+
+
+@pytest.fixture(scope="module")
+def burst(predicted, tmp_path_factory):
+    """A burst at a small N: 12 complete drops made elsewhere, then moved into incoming/ within
+    milliseconds (renames), as a producer flushing a backlog would; every run they start ends."""
+    services, lake, _, _, _ = predicted
+    runs_before = {r["run_id"] for r in services.runs("salary_batch_predict")}
+    elsewhere = Lake(f"file://{tmp_path_factory.mktemp('producer')}/lake", lake.layout)
+    for i, name in enumerate(BURST):
+        make_drop(elsewhere, name, 500, 100 + i, "--no-salary")
+    incoming = Path(lake.incoming.removeprefix("file://"))
+    start = time.monotonic()
+    for name in BURST:
+        os.rename(Path(elsewhere.incoming.removeprefix("file://"), name), incoming / name)
+    published = [Path(lake.predictions(name).removeprefix("file://"), SUCCESS) for name in BURST]
+    wait_for(lambda: all(p.exists() for p in published), 600, "every drop of the burst to be published",
+             interval=0.2)
+    took = time.monotonic() - start
+    wait_for(lambda: all(r["state"] in ("success", "failed") for r in services.runs("salary_batch_predict")), 300,
+             "every run the burst started to end")
+    time.sleep(3 * 5)  # the watcher keeps listing: nothing may start again
+    print(f"\n{len(BURST)} drops of 500 rows moved into incoming/ at once -> all published in {took:.1f} s")
+    return services, lake, [r for r in services.runs("salary_batch_predict") if r["run_id"] not in runs_before]
+
+
+def test_a_burst_of_drops_is_predicted_exactly_once_and_no_run_is_left_behind(burst):
+    services, lake, runs = burst
+    assert runs and {r["state"] for r in runs} == {"success"}, runs  # none queued, running or failed
+    manifests = {name: read_json(f"{lake.predictions(name)}/_MANIFEST.json") for name in BURST}
+    assert {name: m["rows_predicted"] for name, m in manifests.items()} == dict.fromkeys(BURST, 500)
+    assert {m["run"] for m in manifests.values()} <= {r["run_id"] for r in runs}  # by the runs it started
+    processed = os.listdir(lake.processed.removeprefix("file://"))
+    assert sorted(n for n in processed if n.startswith("burst-")) == BURST  # each moved on once
+    # Nothing waiting, claimed or rejected: a second prediction of a published drop by another run
+    # would have been refused into rejected/ with its reason.
+    for folder in (lake.incoming, lake.rejected_drops, f"{lake.drops}/claimed"):
+        local_folder = Path(folder.removeprefix("file://"))
+        left = [p.name for p in local_folder.rglob("burst-*")] if local_folder.exists() else []
+        assert left == [], (folder, left)
+
+
 CHANGED_WORLD = ("--ages", "60-80", "--pay-rise", "60-80:25")  # an older population, paid 25% more
 
 
