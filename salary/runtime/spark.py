@@ -30,7 +30,8 @@ def record_application(spark: SparkSession, record: str | None) -> None:
     """Name the application in the log and, when ``record`` (a lake URI) is given, write its id
     there: the Airflow task links it in the History Server, after the job ended or failed."""
     sc = spark.sparkContext
-    event_log = sc.getConf().get("spark.eventLog.dir") if sc.getConf().get("spark.eventLog.enabled") == "true" else None
+    conf = sc.getConf()  # a copy of the JVM's conf: taken once
+    event_log = conf.get("spark.eventLog.dir") if conf.get("spark.eventLog.enabled") == "true" else None
     log.info("Spark application %s (%s)", sc.applicationId,
              f"event log in {event_log}" if event_log else "no event log")
     if not record:

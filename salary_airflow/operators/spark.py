@@ -69,8 +69,9 @@ class SparkJobSubmitOperator(SparkSubmitOperator):
         # The job's copy of the code (--py-files) has no .git: its version is taken here.
         self.env_vars = {CODE_VERSION_ENV: code_version(Path(self.application).resolve().parents[1]),
                          **(self.env_vars or {}), APPLICATION_RECORD_ENV: app_record}
-        event_log = (self.conf or {}).get("spark.eventLog.dir")
-        if event_log and str((self.conf or {}).get("spark.eventLog.enabled")).lower() == "true":
+        conf = self.conf or {}
+        event_log = conf.get("spark.eventLog.dir")
+        if event_log and str(conf.get("spark.eventLog.enabled")).lower() == "true":
             open_store(event_log).mkdirs(event_log)
         try:
             super().execute(context)
