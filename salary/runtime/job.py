@@ -164,8 +164,10 @@ def write_failure_record(uri: str, kind: str, message: str) -> None:
 
 def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
     """Run a job's ``main`` and map bad input to its own exit status (no retry can fix it) and,
-    when the command line names one, a failure record in the lake saying why."""
-    from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
+    when the command line names one, a failure record in the lake saying why. Storage that
+    ran out of room gets its own status and a one-line cause (a retry can succeed once room
+    is made); nothing the attempt wrote is visible: jobs publish by renaming staged output."""
+    from salary.errors import BAD_INPUT_EXIT_CODE, STORAGE_FULL_EXIT_CODE, BadInputError, storage_full
 
     try:
         return main()
@@ -175,3 +177,14 @@ def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
         if record:
             write_failure_record(record, "bad_input", str(err))
         return BAD_INPUT_EXIT_CODE
+    except Exception as err:
+        cause = storage_full(err)
+        if cause is None:
+            raise
+        log.info("the failure in full", exc_info=err)
+        log.error("the lake's storage is full (%s): nothing this attempt wrote was published; make room "
+                  "(or raise the quota) and retry", cause)  # last: the line a job's failure message ends with
+        record = failure_record_uri(sys.argv[1:] if argv is None else argv)
+        if record:  # on the full storage itself this write may fail too (logged)
+            write_failure_record(record, "storage_full", cause)
+        return STORAGE_FULL_EXIT_CODE

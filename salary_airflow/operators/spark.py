@@ -36,7 +36,9 @@ class SparkJobSubmitOperator(SparkSubmitOperator):
     as ``--failure-record``) and exits with the bad-input status. Retrying cannot help, so the
     task then fails without using its retries, with the job's own message. The record holds
     in any deploy mode (the driver may run on a cluster node, where the provider cannot see
-    its exit status); any other failure keeps the usual retry behaviour.
+    its exit status); any other failure keeps the usual retry behaviour. A job that ran out of
+    room in the lake says so in its record when it still can (kind ``storage_full``): the task
+    fails with that cause and keeps its retries.
 
     The job records its Spark application id in the lake as well (``_spark_apps/<task>/<run>-try<n>.json``,
     named by ``SALARY_SPARK_APPLICATION_RECORD``); when the try ends, failed or not, the task log
@@ -80,6 +82,9 @@ class SparkJobSubmitOperator(SparkSubmitOperator):
             if failure and failure.get("kind") == "bad_input":
                 raise AirflowFailException(
                     f"{self.task_id}: the job rejected its input: {failure['message']} (not retrying)") from err
+            if failure and failure.get("kind") == "storage_full":
+                raise AirflowException(f"{self.task_id}: the lake's storage is full: {failure['message']} "
+                                       "(a retry can succeed once room is made)") from err
             raise
         finally:
             self.link_application(ti, app_record)

@@ -138,6 +138,7 @@ def fail_like_spark_submit(record: dict[str, Any] | None):
 
 @pytest.mark.parametrize(("record", "error"), [
     ({"kind": "bad_input", "message": "missing column 'age'"}, AirflowFailException),
+    ({"kind": "storage_full", "message": "No space left on device"}, AirflowException),
     (None, AirflowException),
 ])
 def test_spark_bad_input_fails_at_once_other_failures_retry(monkeypatch, spark_op, record, error):
@@ -145,8 +146,12 @@ def test_spark_bad_input_fails_at_once_other_failures_retry(monkeypatch, spark_o
     context = {"ti": SimpleNamespace(run_id="manual__1", try_number=2)}
     with pytest.raises(error) as caught:
         spark_op.execute(context)
-    if record:
+    if record and record["kind"] == "bad_input":
         assert "missing column 'age'" in str(caught.value) and "not retrying" in str(caught.value)
+    elif record:  # the storage may have room again by the next try: retried, with the cause
+        assert not isinstance(caught.value, AirflowFailException)
+        assert str(caught.value) == "etl_benchmark: the lake's storage is full: No space left on device (a retry " \
+                                    "can succeed once room is made)"
     else:
         assert not isinstance(caught.value, AirflowFailException)
     assert spark_op.application_args[-1].endswith("/_failures/etl_benchmark/manual__1-try2.json")

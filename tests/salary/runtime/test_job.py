@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from salary.errors import BAD_INPUT_EXIT_CODE, BadInputError
+from salary.errors import BAD_INPUT_EXIT_CODE, STORAGE_FULL_EXIT_CODE, BadInputError
 from salary.runtime.job import Stages, parse_summaries, run_job, summarize, summary_line
 
 
@@ -62,6 +62,30 @@ def test_bad_input_leaves_a_failure_record_where_the_command_line_says(tmp_path)
     record = json.loads((tmp_path / "_failures" / "job" / "run-try1.json").read_text())
     assert record["kind"] == "bad_input" and record["message"] == "missing column 'signup_date'"
     assert run_job(bad, ["--lake-root", "file:///x"]) == BAD_INPUT_EXIT_CODE  # no record asked for: none
+
+
+def test_a_full_disk_under_another_error_gets_its_own_exit_status_and_a_last_line_naming_it(tmp_path, caplog):
+    def full() -> int:
+        try:
+            raise OSError(28, "No space left on device", "/lake/_staging/x/part-0.parquet")
+        except OSError as err:
+            raise RuntimeError("writing the predictions failed") from err
+
+    uri = f"file://{tmp_path}/r.json"
+    with caplog.at_level(logging.INFO):
+        assert run_job(full, ["--failure-record", uri]) == STORAGE_FULL_EXIT_CODE
+    last = caplog.records[-1]
+    assert last.levelname == "ERROR" and last.getMessage().startswith(
+        "the lake's storage is full (No space left on device: /lake/_staging/x/part-0.parquet)")
+    assert json.loads((tmp_path / "r.json").read_text())["kind"] == "storage_full"
+
+
+def test_any_other_failure_is_raised_as_it_is():
+    def broken() -> int:
+        raise KeyError("age")
+
+    with pytest.raises(KeyError):
+        run_job(broken)
 
 
 def test_a_failure_record_that_cannot_be_written_does_not_hide_the_exit_status(caplog):
