@@ -1,4 +1,4 @@
-"""The benchmark's table, its targets (issue 13) and its charts: time per stage, cost per row."""
+"""The benchmark's table, its targets (issues 13 and 27) and its charts: time per stage, cost per row."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ ETL_TARGETS = {30_000_000: 2.0, 3_000_000: 4.0}
 GENERATION_TARGETS = {30_000_000: 2.0}
 TUNING_TARGETS = {30_000_000: 5.0}
 TUNING_MSE_OVER_FLOOR = 1.005
+# Issue 27's raised targets for rows issue 13 met: start-up over stock, prediction work over a
+# bare predict(), a drop's arrival -> published (seconds, warm median).
+STARTUP_TARGET, PREDICTION_TARGET, LATENCY_TARGET_SECONDS = 0.3, 1.2, 12.0
+# Bursts (issue 27): the big burst's first arrival -> last publication over a bare predict() of
+# all its rows; a training run beside the burst of many drops over the same run alone (a burst
+# must not starve it: it may share the two cores, not wait for the burst to end).
+BURST_TARGET, TRAINING_BESIDE_BURST_TARGET = 2.0, 1.5
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,8 @@ class Row:
 def rows_of(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     if s := result.get("startup"):
-        out.append(Row("start-up: trivial job (wall)", None, s["ours"], s["stock"], s["ratio"], "<= 0.5",
-                       s["ratio"] <= 0.5, "stock spark-submit"))
+        out.append(Row("start-up: trivial job (wall)", None, s["ours"], s["stock"], s["ratio"],
+                       f"<= {STARTUP_TARGET:g}", s["ratio"] <= STARTUP_TARGET, "stock spark-submit"))
     for size, r in result["sizes"].items():
         n = int(size)
         g = r["generation"]
@@ -61,11 +68,13 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
                            f"{t['baseline']['test_mse_over_floor']:.4f}"))
     if p := result.get("prediction"):
         out.append(Row("prediction of a drop (work)", p["rows"], p["ours"]["work"], p["baseline"]["predict"],
-                       p["ratio"], "<= 1.5", p["ratio"] <= 1.5, "bare predict()"))
+                       p["ratio"], f"<= {PREDICTION_TARGET:g}", p["ratio"] <= PREDICTION_TARGET, "bare predict()"))
     if lat := result.get("latency"):
         out.append(Row("drop arrival -> published (Airflow, warm)", lat["rows"], lat["warm_median"],
-                       lat["bare_job_seconds"], lat["ratio"], "<= 20 s", lat["warm_median"] <= 20,
-                       "bare Ray job + publish"))
+                       lat["bare_job_seconds"], lat["ratio"], f"<= {LATENCY_TARGET_SECONDS:g} s",
+                       lat["warm_median"] <= LATENCY_TARGET_SECONDS, "bare Ray job + publish"))
+    if b := result.get("bursts"):
+        out.extend(burst_rows(b))
     if mem := result.get("memory"):
         peak = mem["stack_peak_bytes"] / GB
         out.append(Row("peak summed RSS of the stack (GB)", None, peak, None, None, "<= 8 GB", peak <= 8,
@@ -75,6 +84,29 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
             out.append(Row("  the same in PSS: shared pages once (GB)", None, pss, None, None, "", None,
                            f"during {mem['stack_pss_peak_phase']}"))
     return out
+
+
+def burst_rows(b: dict[str, Any]) -> list[Row]:
+    """The big burst against bare predict(); the burst of many drops held to exactly once with
+    every run ended; the training run beside it against the same run alone."""
+    def outcome(r: dict[str, Any]) -> str:
+        return (f"exactly once: {'yes' if r['exactly_once'] else 'NO'}; {r['runs']} runs "
+                f"{'all success' if r['runs_ok'] else r['run_states']}; stack peak {r['stack_peak_bytes'] / GB:.2f} GB")
+
+    big, many, training = b["big"], b["many"], b["training"]
+    big_ok = big["exactly_once"] and big["runs_ok"]
+    many_ok = many["exactly_once"] and many["runs_ok"] and many["stack_peak_bytes"] <= 8 * GB
+    return [
+        Row(f"burst: {big['drops']} drops x {big['rows_per_drop']:,} -> last published", big["rows"],
+            big["last_published"], big["baseline"]["predict"], big["ratio"], f"<= {BURST_TARGET:g}",
+            big_ok and big["ratio"] <= BURST_TARGET, f"bare predict() of all rows; {outcome(big)}"),
+        Row(f"burst: {many['drops']} drops x {many['rows_per_drop']:,} -> last published", many["rows"],
+            many["last_published"], None, None, "once, none left", many_ok, outcome(many)),
+        Row("salary_training beside that burst", training["rows"], training["beside_burst"]["seconds"],
+            training["alone"]["seconds"], training["ratio"], f"<= {TRAINING_BESIDE_BURST_TARGET:g}",
+            training["beside_burst"]["state"] == "success" and training["ratio"] <= TRAINING_BESIDE_BURST_TARGET,
+            "the same run alone (Airflow, start -> end)"),
+    ]
 
 
 def cells(r: Row, no: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Every stage of the pipeline against its baseline, measured in one run, at several sizes.
 
-    python -m bench.run [--rows 3000000 10000000 30000000] [--predict-rows 1000000]
+    python -m bench.run [--rows 3000000 10000000 30000000] [--predict-rows 1000000] [--stages ...]
     make bench                                   # the same, with set-up
 
 Starts its own embedded stack (Ray head, Airflow: bench/stack.py) and measures, in this order:
@@ -11,8 +11,13 @@ Starts its own embedded stack (Ray head, Airflow: bench/stack.py) and measures, 
   prediction  a 1M-row drop: the prediction job vs the champion's bare predict()
   latency     a drop's arrival -> published through the real scheduler and triggerer, vs the
               same drop through the bare Ray job
+  bursts      salary_training (300k rows) through Airflow alone; 50 drops x 100,000 rows moved into
+              incoming/ at once vs a bare predict() of all 5M rows; 500 drops x 100 rows with a
+              salary_training run started beside them: exactly once, no run left behind, and the
+              training run's time against alone (bench/bursts.py)
   memory      the peak summed RSS of every process of the stack, throughout (baselines excluded)
-Writes bench/results/bench.json, bench.md (the table) and two charts; prints the table.
+Writes bench/results/bench.json, bench.md (the table) and two charts; prints the table. With
+--stages, only those (prediction and latency need sizes), to bench-<stages>.json and .md.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.bursts import bursts
 from bench.measure import MemorySampler
 from bench.prediction import latency, make_champion, prediction
 from bench.report import charts, markdown, rows_of, table
@@ -38,6 +44,7 @@ from salary.config import load_settings
 from salary.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
+STAGES = ("startup", "sizes", "prediction", "latency", "bursts")
 RESULTS = REPO / "bench" / "results"
 
 
@@ -46,9 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[3_000_000, 10_000_000, 30_000_000])
     parser.add_argument("--predict-rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                        help="what to measure (prediction and latency need sizes: they use its model)")
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    stages = set(args.stages)
+    if stages & {"prediction", "latency"} and "sizes" not in stages:
+        parser.error("prediction and latency score with the model the sizes stage tunes: add sizes")
     logging.getLogger("ray").setLevel(logging.WARNING)  # the Jobs API client's packaging chatter
     settings = load_settings()
     work: Path = args.work_dir.resolve()
@@ -65,12 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "cpus": os.cpu_count(), "sizes": {}}
     with MemorySampler() as sampler, embedded_stack(work, f"file://{work}/airflow-lake") as stack:
-        with sampler.phase("start-up"):
-            result["startup"] = s = startup(settings, work, sampler)
-        print(f"start-up: stock spark-submit {s['stock']:.1f} s, ours {s['ours']:.1f} s ({s['ratio']:.2f} x); " +
-              "; ".join(f"{who}: " + ", ".join(f"{k} {v:.1f} s" for k, v in p.items() if k != "wall")
-                        for who, p in s["profile"].items()), flush=True)
-        for rows in sizes:
+        if "startup" in stages:
+            with sampler.phase("start-up"):
+                result["startup"] = s = startup(settings, work, sampler)
+            print(f"start-up: stock spark-submit {s['stock']:.1f} s, ours {s['ours']:.1f} s ({s['ratio']:.2f} x); " +
+                  "; ".join(f"{who}: " + ", ".join(f"{k} {v:.1f} s" for k, v in p.items() if k != "wall")
+                            for who, p in s["profile"].items()), flush=True)
+        for rows in sizes if "sizes" in stages else []:
             tmp = work / f"rows-{rows}"
             tmp.mkdir()
             lake = Lake(f"file://{tmp}/lake", settings.lake)
@@ -90,15 +103,28 @@ def main(argv: list[str] | None = None) -> int:
             result["sizes"][str(rows)] = {"generation": gen, "etl": etl_result, "tuning": tuned}
             if rows != sizes[-1]:
                 shutil.rmtree(tmp / "lake", ignore_errors=True)
-        make_champion(lake, tuned["version"], settings)
-        with sampler.phase("prediction"):
-            result["prediction"] = p = prediction(stack.ray_address, lake, args.predict_rows)
-        print(f"prediction of {p['rows']:,} rows: work {p['ours']['work']:.2f} s, bare predict() "
-              f"{p['baseline']['predict']:.2f} s ({p['ratio']:.2f} x)", flush=True)
-        with sampler.phase("latency (Airflow)"):
-            result["latency"] = lat = latency(stack, lake, tuned["version"], settings, stack.ray_address)
-        print(f"drop -> published through Airflow: {[round(s, 1) for s in lat['airflow_seconds']]} s; "
-              f"bare Ray job + publish {lat['bare_job_seconds']:.1f} s", flush=True)
+        if "sizes" in stages:
+            make_champion(lake, tuned["version"], settings)
+        if "prediction" in stages:
+            with sampler.phase("prediction"):
+                result["prediction"] = p = prediction(stack.ray_address, lake, args.predict_rows)
+            print(f"prediction of {p['rows']:,} rows: work {p['ours']['work']:.2f} s, bare predict() "
+                  f"{p['baseline']['predict']:.2f} s ({p['ratio']:.2f} x)", flush=True)
+        if "latency" in stages:
+            with sampler.phase("latency (Airflow)"):
+                result["latency"] = lat = latency(stack, lake, tuned["version"], settings, stack.ray_address)
+            print(f"drop -> published through Airflow: {[round(s, 1) for s in lat['airflow_seconds']]} s; "
+                  f"bare Ray job + publish {lat['bare_job_seconds']:.1f} s", flush=True)
+        if "bursts" in stages:
+            result["bursts"] = b = bursts(stack, work, settings, sampler)
+            for key in ("big", "many"):
+                r = b[key]
+                print(f"burst of {r['drops']} x {r['rows_per_drop']:,} rows: last published after "
+                      f"{r['last_published']:.1f} s by {r['runs']} runs {r['drops_per_run']}, exactly once: "
+                      f"{r['exactly_once']}, runs {r['run_states']}", flush=True)
+            print(f"bare predict() over the big burst's rows {b['big']['baseline']['predict']:.1f} s "
+                  f"({b['big']['ratio']:.2f} x); salary_training {b['training']['alone']['seconds']:.0f} s alone, "
+                  f"{b['training']['beside_burst']['seconds']:.0f} s beside the burst", flush=True)
     phase = max(sampler.peaks, key=lambda k: sampler.peaks[k])
     pss_phase = max(sampler.pss_peaks, key=lambda k: sampler.pss_peaks[k])
     result["memory"] = {"stack_peak_bytes": sampler.peak, "stack_peak_phase": phase, "peaks_bytes": sampler.peaks,
@@ -106,10 +132,12 @@ def main(argv: list[str] | None = None) -> int:
                         "pss_peaks_bytes": sampler.pss_peaks}
     rows = rows_of(result)
     print("\n" + table(rows))
-    (args.results / "bench.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (args.results / "bench.md").write_text(markdown(rows) + "\n")
-    written = charts(result, args.results)
-    print(f"written {args.results / 'bench.json'}, bench.md, {', '.join(p.name for p in written)}")
+    # Some stages only: their own files, beside (not over) the last run of every stage.
+    name = "bench" if stages == set(STAGES) else "bench-" + "-".join(s for s in STAGES if s in stages)
+    (args.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (args.results / f"{name}.md").write_text(markdown(rows) + "\n")
+    written = charts(result, args.results) if name == "bench" else []
+    print(f"written {args.results / name}.json, {name}.md" + "".join(f", {p.name}" for p in written))
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

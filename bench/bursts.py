@@ -1,0 +1,202 @@
+"""Bursts of drops through the real scheduler and triggerer, and a training run beside them.
+
+A burst is ``count`` complete drops of ``rows`` rows, written elsewhere on the same filesystem and
+then renamed into ``drops/incoming/`` one after the other (milliseconds apart), as a producer
+flushing a backlog would. Measured: the seconds from the first rename to the last
+``predictions/<drop>/_SUCCESS`` (the markers' own times), against the champion's bare
+``predict()`` over the same rows in one process; and the exactly-once outcome: one manifest per
+drop with all its rows, each drop in ``processed/`` once, nothing left waiting, claimed or
+rejected, every run the burst started ended in success.
+
+``training_beside`` measures a ``salary_training`` run (triggered as a user would) alone, then
+again with a burst started the same second: a burst must not starve the scheduled training
+(its duration beside the burst against alone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import requests
+
+from bench.measure import MemorySampler
+from bench.stack import Stack
+from devtools.airflow_services import airflow, wait_for
+from devtools.synthetic import write_drop
+from salary.config import Settings
+from salary.lake import SUCCESS, Lake, LakeIO
+from salary.lake.fsspec_store import FsspecStore
+from salary.model.features import features
+from salary.model.registry import champion, load_version
+
+STORE = FsspecStore()
+DAG = "salary_batch_predict"
+
+
+def local(uri: str) -> Path:
+    return Path(uri.removeprefix("file://"))
+
+
+def stage(work: Path, prefix: str, count: int, rows: int, settings: Settings) -> tuple[Lake, list[str]]:
+    """``count`` complete drops written outside the deployment's lake (same filesystem)."""
+    elsewhere = Lake(f"file://{work}/producer-{prefix}", settings.lake)
+    names = [f"{prefix}-{i:03d}" for i in range(count)]
+    for i, name in enumerate(names):
+        write_drop(elsewhere, name, rows, 1, False, seed=1000 + i)
+    return elsewhere, names
+
+
+def bare_predict_all(lake: Lake, stack_lake: Lake, names: list[str]) -> dict[str, float]:
+    """The stack's champion's predict() over every drop's rows at once, in this process."""
+    io_ = LakeIO(stack_lake, STORE)
+    model, manifest = load_version(io_, (champion(io_) or {})["version"])
+    t0 = time.perf_counter()
+    files = [f for name in names for f in STORE.files(f"{lake.incoming}/{name}") if f.endswith(".parquet")]
+    df = pa.concat_tables([pq.read_table(io.BytesIO(STORE.read_bytes(f))) for f in files]).to_pandas()
+    X = features(df, pd.Timestamp(manifest["as_of"]).date(), manifest["features"])
+    t1 = time.perf_counter()
+    model.predict(X)
+    return {"read_and_features": t1 - t0, "predict": time.perf_counter() - t1, "rows": len(df)}
+
+
+def runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
+    """The DAG's runs from the REST API (cheap to poll, unlike a CLI process per look)."""
+    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{dag_id}/dagRuns",
+                         params={"limit": "1000", "order_by": "-run_after"}, timeout=30)
+    reply.raise_for_status()
+    return [{**r, "run_id": r["dag_run_id"]} for r in reply.json()["dag_runs"]]
+
+
+def timeline(stack: Stack, run_id: str, start: float) -> dict[str, list[float | None]]:
+    """Each task of the run: seconds from ``start`` (epoch) to its queueing, start and end."""
+    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{DAG}/dagRuns/{quote(run_id, safe='')}"
+                         "/taskInstances", timeout=30)
+    reply.raise_for_status()
+
+    def rel(value: str | None) -> float | None:
+        return None if value is None else round(dt.datetime.fromisoformat(value).timestamp() - start, 2)
+
+    return {ti["task_id"]: [rel(ti.get("queued_when")), rel(ti["start_date"]), rel(ti["end_date"])]
+            for ti in reply.json()["task_instances"]}
+
+
+def run_ids(stack: Stack) -> set[str]:
+    return {r["run_id"] for r in runs(stack, DAG)}
+
+
+def burst(stack: Stack, elsewhere: Lake, names: list[str], rows: int, settings: Settings,
+          on_start: Any = None) -> dict[str, Any]:
+    """Rename the staged drops into incoming/, wait until each is published and every run the
+    burst started has ended; check it was exactly once. ``on_start()`` runs just before."""
+    lake = Lake(stack.lake_root, settings.lake)
+    before = run_ids(stack)
+    incoming = local(lake.incoming)
+    incoming.mkdir(parents=True, exist_ok=True)  # as a producer's first drop would
+    if on_start:
+        on_start()
+    start = time.time()
+    for name in names:
+        os.rename(local(elsewhere.incoming) / name, incoming / name)
+    renamed = time.time() - start
+    markers = {name: local(lake.predictions(name)) / SUCCESS for name in names}
+    wait_for(lambda: all(m.exists() for m in markers.values()), 1800, f"all {len(names)} drops to be published",
+             interval=0.5)
+    published = {name: m.stat().st_mtime - start for name, m in markers.items()}
+    wait_for(lambda: all(r["state"] in ("success", "failed") for r in runs(stack, DAG)
+                         if r["run_id"] not in before), 1800, "every run the burst started to end", interval=2)
+    ended = time.time() - start
+    started = [r for r in runs(stack, DAG) if r["run_id"] not in before]
+    # Exactly once: one manifest per drop with every row, by a run the burst started; each drop
+    # moved to processed/ once; none waiting, claimed or rejected (a drop predicted twice would
+    # have its second publication refused into rejected/ with the reason).
+    manifests = {n: json.loads((local(lake.predictions(n)) / "_MANIFEST.json").read_text()) for n in names}
+    wrong_rows = {n: m["rows_predicted"] for n, m in manifests.items() if m["rows_predicted"] != rows}
+    foreign = {n: m["run"] for n, m in manifests.items() if m["run"] not in {r["run_id"] for r in started}}
+    processed = sorted(n for n in os.listdir(local(lake.processed)) if n in set(names))
+    left = {folder: sorted(p.name for p in local(uri).rglob(f"{names[0].rsplit('-', 1)[0]}-*"))
+            for folder, uri in (("incoming", lake.incoming), ("rejected", lake.rejected_drops),
+                                ("claimed", f"{lake.drops}/claimed")) if local(uri).exists()}
+    left = {k: v for k, v in left.items() if v}
+    states = sorted(r["state"] for r in started)
+    exactly_once = not wrong_rows and not foreign and processed == sorted(names) and not left
+    problems = {"wrong_rows": wrong_rows, "foreign_run": foreign, "left": left,
+                "missing_from_processed": sorted(set(names) - set(processed))}
+    return {"drops": len(names), "rows_per_drop": rows, "rows": len(names) * rows, "renames_seconds": renamed,
+            "first_published": min(published.values()), "last_published": max(published.values()),
+            "runs_ended": ended, "runs": len(started), "run_states": states,
+            "runs_ok": bool(started) and set(states) == {"success"},
+            "drops_per_run": sorted(len(m) for m in _drops_by_run(manifests).values()),
+            "timeline": {r["run_id"]: timeline(stack, r["run_id"], start) for r in started},
+            "exactly_once": exactly_once, "problems": problems if not exactly_once else {}}
+
+
+def _drops_by_run(manifests: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, m in manifests.items():
+        out.setdefault(m["run"], []).append(name)
+    return out
+
+
+def trigger_training(stack: Stack, rows: int, seed: int) -> str:
+    """A salary_training run as a user triggers it (the CLI); returns its run id."""
+    run_id = f"bench_training_{rows}_{seed}_{dt.datetime.now(dt.UTC):%H%M%S}"
+    airflow(stack.airflow.env, "dags", "trigger", "salary_training", "--run-id", run_id,
+            "-c", json.dumps({"rows": rows, "seed": seed}))
+    return run_id
+
+
+def training_seconds(stack: Stack, run_id: str, timeout: float = 1800) -> dict[str, Any]:
+    """Wait for the run to end; its duration (start -> end) and its state."""
+    def ended() -> dict[str, Any] | None:
+        run = next((r for r in runs(stack, "salary_training") if r["run_id"] == run_id), None)
+        return run if run and run["state"] in ("success", "failed") else None
+    run = wait_for(ended, timeout, f"salary_training {run_id}", interval=2)
+    assert run is not None
+    start, end = (dt.datetime.fromisoformat(run[k]) for k in ("start_date", "end_date"))
+    return {"run_id": run_id, "state": run["state"], "seconds": (end - start).total_seconds(),
+            "queued_at": run.get("queued_at"), "start_date": run["start_date"]}
+
+
+def bursts(stack: Stack, work: Path, settings: Settings, sampler: MemorySampler, big: tuple[int, int] = (50, 100_000),
+           many: tuple[int, int] = (500, 100), training_rows: int = 300_000) -> dict[str, Any]:
+    """Training alone (its champion scores the bursts), the big burst against bare predict(),
+    then the burst of many small drops with a training run started beside it."""
+    stack.airflow.wait_for_dag("salary_training")  # unpaused: a user's trigger now runs
+    with sampler.phase(f"training {training_rows:,} (Airflow) alone"):
+        alone = training_seconds(stack, trigger_training(stack, training_rows, 11))
+    print(f"salary_training at {training_rows:,} rows alone: {alone['seconds']:.0f} s", flush=True)
+    if alone["state"] != "success":
+        raise RuntimeError(f"salary_training alone failed: {alone}")
+    lake = Lake(stack.lake_root, settings.lake)
+    wait_for(lambda: champion(LakeIO(lake, STORE)), 60, "a champion in the stack's lake")
+    # Let the champion's own run (it finds no drop) end first: it is not the burst's.
+    wait_for(lambda: all(r["state"] in ("success", "failed") for r in runs(stack, DAG)), 300,
+             "the runs before the burst to end", interval=2)
+
+    elsewhere, names = stage(work, "big", *big, settings)
+    base = bare_predict_all(elsewhere, lake, names)
+    with sampler.phase(f"burst {big[0]} x {big[1]:,}"):
+        big_result = burst(stack, elsewhere, names, big[1], settings)
+    big_result |= {"baseline": base, "ratio": big_result["last_published"] / base["predict"]}
+
+    elsewhere, names = stage(work, "many", *many, settings)
+    started: dict[str, str] = {}
+    with sampler.phase(f"burst {many[0]} x {many[1]:,} + training"):
+        many_result = burst(stack, elsewhere, names, many[1], settings,
+                            on_start=lambda: started.update(run=trigger_training(stack, training_rows, 12)))
+        beside = training_seconds(stack, started["run"])
+    big_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {big[0]} x {big[1]:,}", 0)
+    many_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {many[0]} x {many[1]:,} + training", 0)
+    return {"big": big_result, "many": many_result,
+            "training": {"rows": training_rows, "alone": alone, "beside_burst": beside,
+                         "ratio": beside["seconds"] / alone["seconds"]}}
