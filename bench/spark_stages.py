@@ -33,10 +33,11 @@ print("STARTUP " + json.dumps({"python_started": t0, "session_ready": t1, "actio
 """
 
 
-def spark_submit_cmd(settings: Settings, app: str, args: list[str], stock: bool = False) -> list[str]:
+def spark_submit_cmd(settings: Settings, app: str, args: list[str], stock: bool = False,
+                     extra_conf: dict[str, str] | None = None) -> list[str]:
     cmd = ["spark-submit", "--master", "local[*]"]
     if not stock:
-        for key, value in settings.spark.conf.items():
+        for key, value in {**settings.spark.conf, **(extra_conf or {})}.items():
             cmd += ["--conf", f"{key}={value}"]
         cmd += ["--py-files", str(REPO / "build" / "salary.zip"), "--driver-memory", settings.spark.driver_memory]
     return [*cmd, app, *args]
@@ -44,10 +45,14 @@ def spark_submit_cmd(settings: Settings, app: str, args: list[str], stock: bool 
 
 def spark_job(settings: Settings, lake: Lake, job: str, run_id: str, sampler: MemorySampler,
               *extra: str) -> dict[str, Any]:
-    """One of our Spark jobs as the DAG runs it; work = its stages after the session started."""
+    """One of our Spark jobs as the DAG runs it (its event log into the lake's spark-events/
+    included); work = its stages after the session started."""
     args = ["--lake-root", lake.root, "--run-id", run_id, "--config", str(settings.config_dir / "pipeline.toml"),
             *extra]
-    measured = run_measured(spark_submit_cmd(settings, str(REPO / "jobs" / f"{job}.py"), args), sampler=sampler)
+    Path(lake.spark_events.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    event_log = {**settings.spark.event_log, "spark.eventLog.dir": lake.spark_events}
+    measured = run_measured(spark_submit_cmd(settings, str(REPO / "jobs" / f"{job}.py"), args, extra_conf=event_log),
+                            sampler=sampler)
     summary = parse_summaries(measured["stdout"] + measured["stderr"])[-1]  # PythonRunner: stdout
     stages = summary["stage_seconds"]
     work = sum(v for k, v in stages.items() if k != "session")
