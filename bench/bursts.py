@@ -2,8 +2,8 @@
 
 A burst is ``count`` complete drops of ``rows`` rows, written elsewhere on the same filesystem and
 then renamed into ``drops/incoming/`` one after the other (milliseconds apart), as a producer
-flushing a backlog would. Measured: the seconds from the first rename to the last
-``predictions/<drop>/_SUCCESS`` (the markers' own times), against the champion's bare
+flushing a backlog would. Measured: the seconds from the first rename until the last
+``predictions/<drop>/`` appeared (publish renames it into place, _SUCCESS inside), against the champion's bare
 ``predict()`` over the same rows in one process; and the exactly-once outcome: one manifest per
 drop with all its rows, each drop in ``processed/`` once, nothing left waiting, claimed or
 rejected, every run the burst started ended in success.
@@ -34,7 +34,7 @@ from bench.stack import Stack
 from devtools.airflow_services import airflow, wait_for
 from devtools.synthetic import write_drop
 from salary.config import Settings
-from salary.lake import SUCCESS, Lake, LakeIO
+from salary.lake import Lake, LakeIO
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import features
 from salary.model.registry import champion, load_version
@@ -108,10 +108,7 @@ def burst(stack: Stack, elsewhere: Lake, names: list[str], rows: int, settings: 
     for name in names:
         os.rename(local(elsewhere.incoming) / name, incoming / name)
     renamed = time.time() - start
-    markers = {name: local(lake.predictions(name)) / SUCCESS for name in names}
-    wait_for(lambda: all(m.exists() for m in markers.values()), 1800, f"all {len(names)} drops to be published",
-             interval=0.5)
-    published = {name: m.stat().st_mtime - start for name, m in markers.items()}
+    published = watch_publications(local(lake.predictions("x")).parent, names, start)
     wait_for(lambda: all(r["state"] in ("success", "failed") for r in runs(stack, DAG)
                          if r["run_id"] not in before), 1800, "every run the burst started to end", interval=2)
     ended = time.time() - start
@@ -138,6 +135,27 @@ def burst(stack: Stack, elsewhere: Lake, names: list[str], rows: int, settings: 
             "drops_per_run": sorted(len(m) for m in _drops_by_run(manifests).values()),
             "timeline": {r["run_id"]: timeline(stack, r["run_id"], start) for r in started},
             "exactly_once": exactly_once, "problems": problems if not exactly_once else {}}
+
+
+def watch_publications(predictions: Path, names: list[str], start: float, timeout: float = 1800) -> dict[str, float]:
+    """Seconds from ``start`` (epoch) until each drop's predictions/<drop>/ appeared. publish
+    renames the staged folder into place (its _SUCCESS inside), so the folder's appearance is
+    the publication; the files' own times are the staging's (a rename keeps them)."""
+    seen: dict[str, float] = {}
+    wanted = set(names)
+    deadline = time.monotonic() + timeout
+    while len(seen) < len(wanted):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(wanted) - len(seen)} of {len(wanted)} drops not published")
+        now = time.time() - start
+        try:
+            listed = os.listdir(predictions)
+        except FileNotFoundError:
+            listed = []
+        for name in wanted.intersection(listed).difference(seen):
+            seen[name] = now
+        time.sleep(0.1)
+    return seen
 
 
 def _drops_by_run(manifests: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
