@@ -16,7 +16,6 @@ again with a burst started the same second: a burst must not starve the schedule
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import time
@@ -24,20 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import requests
 
 from bench.measure import MemorySampler
+from bench.prediction import bare_predict
 from bench.stack import Stack
 from devtools.airflow_services import airflow, wait_for
 from devtools.synthetic import write_drop
 from salary.config import Settings
-from salary.lake import Lake, LakeIO
+from salary.lake import Lake, LakeIO, join
 from salary.lake.fsspec_store import FsspecStore
-from salary.model.features import features
-from salary.model.registry import champion, load_version
+from salary.model.registry import champion
 
 STORE = FsspecStore()
 DAG = "salary_batch_predict"
@@ -54,19 +50,6 @@ def stage(work: Path, prefix: str, count: int, rows: int, settings: Settings) ->
     for i, name in enumerate(names):
         write_drop(elsewhere, name, rows, 1, False, seed=1000 + i)
     return elsewhere, names
-
-
-def bare_predict_all(lake: Lake, stack_lake: Lake, names: list[str]) -> dict[str, float]:
-    """The stack's champion's predict() over every drop's rows at once, in this process."""
-    io_ = LakeIO(stack_lake, STORE)
-    model, manifest = load_version(io_, (champion(io_) or {})["version"])
-    t0 = time.perf_counter()
-    files = [f for name in names for f in STORE.files(f"{lake.incoming}/{name}") if f.endswith(".parquet")]
-    df = pa.concat_tables([pq.read_table(io.BytesIO(STORE.read_bytes(f))) for f in files]).to_pandas()
-    X = features(df, pd.Timestamp(manifest["as_of"]).date(), manifest["features"])
-    t1 = time.perf_counter()
-    model.predict(X)
-    return {"read_and_features": t1 - t0, "predict": time.perf_counter() - t1, "rows": len(df)}
 
 
 def runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
@@ -202,7 +185,7 @@ def bursts(stack: Stack, work: Path, settings: Settings, sampler: MemorySampler,
              "the runs before the burst to end", interval=2)
 
     elsewhere, names = stage(work, "big", *big, settings)
-    base = bare_predict_all(elsewhere, lake, names)
+    base = bare_predict(lake, [join(elsewhere.incoming, name) for name in names])
     with sampler.phase(f"burst {big[0]} x {big[1]:,}"):
         big_result = burst(stack, elsewhere, names, big[1], settings)
     big_result |= {"baseline": base, "ratio": big_result["last_published"] / base["predict"]}

@@ -41,12 +41,13 @@ def make_champion(lake: Lake, version: str, settings: Settings) -> None:
             raise RuntimeError(f"{version} was not promoted: {record['reason']}")
 
 
-def bare_predict(lake: Lake, drop: str) -> dict[str, float]:
-    """The champion's predict() on the drop's rows, in this process (read, features, predict)."""
+def bare_predict(lake: Lake, folders: list[str]) -> dict[str, float]:
+    """``lake``'s champion's predict() on the rows of the drop ``folders`` at once, in this process
+    (load the model, read, features, predict)."""
     t0 = time.perf_counter()
     model, manifest = load_version(LakeIO(lake, STORE), (champion(LakeIO(lake, STORE)) or {})["version"])
     t1 = time.perf_counter()
-    tables = [pq.read_table(io.BytesIO(STORE.read_bytes(f))) for f in STORE.files(join(lake.incoming, drop))]
+    tables = [pq.read_table(io.BytesIO(STORE.read_bytes(f))) for folder in folders for f in STORE.files(folder)]
     df = pa.concat_tables(tables).to_pandas()
     X = features(df, pd.Timestamp(manifest["as_of"]).date(), manifest["features"])
     t2 = time.perf_counter()
@@ -74,7 +75,7 @@ def ray_job(address: str, lake: Lake, drop: str) -> dict[str, Any]:
 def prediction(address: str, lake: Lake, rows: int) -> dict[str, Any]:
     drop = f"bench-{rows}-{dt.datetime.now(dt.UTC):%H%M%S}"
     write_drop(lake, drop, rows, 4, True, seed=2)
-    base = bare_predict(lake, drop)  # before the job claims (moves) the drop
+    base = bare_predict(lake, [join(lake.incoming, drop)])  # before the job claims (moves) the drop
     ours = ray_job(address, lake, drop)
     return {"rows": base["rows"], "baseline": base, "ours": ours, "ratio": ours["work"] / base["predict"],
             "rows_per_second_work": base["rows"] / ours["work"],
