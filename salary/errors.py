@@ -6,11 +6,6 @@ import errno
 
 # spark-submit / Ray job exit status for input that no retry can fix.
 BAD_INPUT_EXIT_CODE = 3
-
-
-class BadInputError(ValueError):
-    """The input is unusable as it is (missing or mistyped columns, nothing to read)."""
-
 # The lake's storage ran out of room: a retry can succeed once room is made, so this status
 # keeps the task's retries; it tells the cause apart in the log and the failure record.
 STORAGE_FULL_EXIT_CODE = 4
@@ -18,6 +13,10 @@ STORAGE_FULL_EXIT_CODE = 4
 # HDFS client): no room on a local disk, a quota reached, no DataNode with room for a block.
 STORAGE_FULL_MARKERS = ("No space left on device", "DSQuotaExceededException", "DiskSpaceQuotaExceededException",
                         "could only be written to 0 of the")
+
+
+class BadInputError(ValueError):
+    """The input is unusable as it is (missing or mistyped columns, nothing to read)."""
 
 
 def storage_full(err: BaseException | None) -> str | None:

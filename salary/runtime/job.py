@@ -162,6 +162,13 @@ def write_failure_record(uri: str, kind: str, message: str) -> None:
         log.exception("could not write the failure record %s", uri)
 
 
+def _record_failure(argv: list[str] | None, kind: str, message: str) -> None:
+    """The failure record, when the job's command line (``argv``, else sys.argv) names one."""
+    record = failure_record_uri(sys.argv[1:] if argv is None else argv)
+    if record:
+        write_failure_record(record, kind, message)
+
+
 def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
     """Run a job's ``main`` and map bad input to its own exit status (no retry can fix it) and,
     when the command line names one, a failure record in the lake saying why. Storage that
@@ -173,9 +180,7 @@ def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
         return main()
     except BadInputError as err:
         log.error("bad input: %s", err)
-        record = failure_record_uri(sys.argv[1:] if argv is None else argv)
-        if record:
-            write_failure_record(record, "bad_input", str(err))
+        _record_failure(argv, "bad_input", str(err))
         return BAD_INPUT_EXIT_CODE
     except Exception as err:
         cause = storage_full(err)
@@ -184,7 +189,5 @@ def run_job(main: Callable[[], int], argv: list[str] | None = None) -> int:
         log.info("the failure in full", exc_info=err)
         log.error("the lake's storage is full (%s): nothing this attempt wrote was published; make room "
                   "(or raise the quota) and retry", cause)  # last: the line a job's failure message ends with
-        record = failure_record_uri(sys.argv[1:] if argv is None else argv)
-        if record:  # on the full storage itself this write may fail too (logged)
-            write_failure_record(record, "storage_full", cause)
+        _record_failure(argv, "storage_full", cause)  # on the full storage itself this may fail too (logged)
         return STORAGE_FULL_EXIT_CODE
