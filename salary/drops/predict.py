@@ -3,7 +3,9 @@
 For each drop: read and validate it, predict its valid rows in parallel Ray tasks (the model is
 put in the object store once), and stage predictions/<drop>/ (Parquet, the report's
 predictions.csv, monitoring.json, _MANIFEST.json, _SUCCESS last) and the rows it rejected. The
-DAG's publish task then makes them visible by renames. Rows in = rows predicted + rows rejected.
+drops are pipelined: the next drop's rows are predicted while the driver writes the one before.
+The DAG's publish task then makes them visible by renames. Rows in = rows predicted + rows
+rejected.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,13 +54,18 @@ def warm_up() -> int:
     return os.getpid()
 
 
-def predict_parallel(model_ref: Any, X: np.ndarray, batch_rows: int, cpus: int) -> np.ndarray:
-    """Predict in at least one batch per CPU, at most ``batch_rows`` rows each, in order."""
+def submit_batches(model_ref: Any, X: np.ndarray, batch_rows: int, cpus: int) -> list[Any]:
+    """Start predicting ``X`` in at least one batch per CPU, at most ``batch_rows`` rows each;
+    returns the batches' object refs in row order (``gather`` waits for them)."""
     if len(X) == 0:
-        return np.empty(0)
+        return []
     batches = max(cpus, -(-len(X) // batch_rows))
-    parts = [p for p in np.array_split(X, batches) if len(p)]
-    return np.concatenate(ray.get([predict_batch.remote(model_ref, p) for p in parts]))
+    return [predict_batch.remote(model_ref, p) for p in np.array_split(X, batches) if len(p)]
+
+
+def gather(refs: Sequence[Any]) -> np.ndarray:
+    """The predictions of ``submit_batches``'s refs, in row order."""
+    return np.concatenate(ray.get(list(refs))) if refs else np.empty(0)
 
 
 def live_metrics(valid: pd.DataFrame, prediction: np.ndarray, manifest: dict[str, Any],
@@ -131,9 +139,26 @@ def _rejected_whole(store: Store, staged: str, result: dict[str, Any], reason: s
             "rows_rejected": None}
 
 
-def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
-                 cpus: int) -> dict[str, Any]:
-    """Validate and predict one claimed drop; stage its outputs. Returns its result record."""
+@dataclass
+class Scoring:
+    """A drop read, validated and handed to Ray: its rows are being predicted while the job
+    writes the drop before it and reads the one after."""
+
+    result: dict[str, Any]
+    staged: str
+    rows_in: int
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+    X: np.ndarray
+    names: tuple[str, ...]
+    refs: list[Any]
+
+
+def start_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
+               cpus: int) -> dict[str, Any] | Scoring:
+    """Read and validate one claimed drop and start predicting its valid rows. Returns its result
+    record when there is nothing to predict (rejected whole, or already published by this run),
+    else the Scoring that ``finish_drop`` completes."""
     store, settings, owner, stages = ctx.lake.store, ctx.settings, ctx.run_id, ctx.stages
     staged = staging_dir(ctx.lake.paths, owner, drop)
     truth = settings.dataset.truth
@@ -156,24 +181,35 @@ def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict
         valid, rejected = validate_rows(table, truth.age_min, truth.age_max)
         names = tuple(manifest["features"])
         X = features(valid, pd.Timestamp(manifest["as_of"]).date(), names)
+    result["files"] = files
+    return Scoring(result, staged, len(table), valid, rejected, X, names,
+                   submit_batches(model_ref, X, settings.predict.batch_rows, cpus))
+
+
+def finish_drop(ctx: JobContext[Any], scoring: Scoring, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Wait for a drop's predictions, check them against its reference and stage its outputs.
+    Returns its result record."""
+    store, settings, owner, stages = ctx.lake.store, ctx.settings, ctx.run_id, ctx.stages
+    result, valid, rejected, X, names = scoring.result, scoring.valid, scoring.rejected, scoring.X, scoring.names
+    drop, staged = result["drop"], scoring.staged
     with stages.stage(f"{drop}:predict"):
-        prediction = predict_parallel(model_ref, X, settings.predict.batch_rows, cpus)
+        prediction = gather(scoring.refs)
     with stages.stage(f"{drop}:monitor"):
         monitoring = drift_report(manifest.get("reference"), X, names, settings.predict.psi_drift)
-        live = live_metrics(valid, prediction, manifest, truth.noise_floor_mse)
+        live = live_metrics(valid, prediction, manifest, settings.dataset.truth.noise_floor_mse)
         if live is not None:
             monitoring["live"] = live
     counts = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
-    result.update(status="predicted" if len(valid) else "rejected", files=files, rows_in=len(table),
+    result.update(status="predicted" if len(valid) else "rejected", rows_in=scoring.rows_in,
                   rows_predicted=len(valid), rows_rejected=len(rejected), rejected_by_reason=counts,
                   psi=monitoring.get("psi"), drifted=monitoring.get("drifted"), live=monitoring.get("live"))
-    if result["rows_in"] != result["rows_predicted"] + result["rows_rejected"]:
+    if result["rows_in"] != result["rows_predicted"] + result["rows_rejected"] or len(prediction) != len(valid):
         raise AssertionError(f"{drop}: rows do not reconcile: {result}")
 
     with stages.stage(f"{drop}:write"):
         store.stage(staged)
         if len(rejected):
-            stage_rejected(store, join(staged, "rejected"), drop, f"{len(rejected)} of {len(table)} rows rejected",
+            stage_rejected(store, join(staged, "rejected"), drop, f"{len(rejected)} of {scoring.rows_in} rows rejected",
                            counts, rejected, owner)
         labelled = labelled_table(valid)
         result["rows_labelled"] = 0 if labelled is None else labelled.num_rows
@@ -185,6 +221,34 @@ def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict
     log.info("drop %s: %d rows in, %d predicted, %d rejected %s; PSI %s", drop, result["rows_in"],
              result["rows_predicted"], result["rows_rejected"], counts or "", monitoring.get("psi"))
     return result
+
+
+def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
+                 cpus: int) -> dict[str, Any]:
+    """Validate and predict one claimed drop; stage its outputs. Returns its result record."""
+    started = start_drop(ctx, drop, model_ref, manifest, cpus)
+    return started if isinstance(started, dict) else finish_drop(ctx, started, manifest)
+
+
+def predict_pipelined(start: Callable[[str], dict[str, Any] | Scoring],
+                      finish: Callable[[Scoring], dict[str, Any]], drops: Sequence[str]) -> list[dict[str, Any]]:
+    """Each drop's result record, in ``drops``'s order, with one drop in flight behind another:
+    the next drop is read, validated and handed to Ray before the one before it is waited for
+    and written, so the driver's reading and writing overlap the workers' predicting (at most
+    two drops' rows in memory)."""
+    results: dict[str, dict[str, Any]] = {}
+    waiting: Scoring | None = None
+    for drop in drops:
+        started = start(drop)
+        if isinstance(started, dict):
+            results[drop] = started
+            continue
+        if waiting is not None:
+            results[waiting.result["drop"]] = finish(waiting)
+        waiting = started
+    if waiting is not None:
+        results[waiting.result["drop"]] = finish(waiting)
+    return [results[drop] for drop in drops]
 
 
 def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]:
@@ -204,6 +268,7 @@ def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]
     log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
     with stages.stage("workers_ready"):  # start-up, not work: new processes for this job
         warm = len(set(ray.get(workers)))
-    results = [{**predict_drop(ctx, c.drop, model_ref, manifest, cpus),
-                "claim": c.how} for c in claims]
+    results = predict_pipelined(lambda drop: start_drop(ctx, drop, model_ref, manifest, cpus),
+                                lambda scoring: finish_drop(ctx, scoring, manifest), [c.drop for c in claims])
+    results = [{**result, "claim": c.how} for c, result in zip(claims, results, strict=True)]
     return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus, "warm_workers": warm}

@@ -77,3 +77,49 @@ def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lak
     assert "already predicted by run run_a" in refused["reason"]
     reason = STORE.read_json(join(staging_dir(lake, "run_b", "d.parquet"), "rejected", REASON_FILE))
     assert reason["reason"] == refused["reason"] and reason["run"] == "run_b"
+
+
+def test_drops_are_pipelined_the_next_one_started_before_the_one_before_is_finished():
+    """While one drop's rows are predicted the driver writes the drop before it; a drop with
+    nothing to predict is answered at once; the results keep the claims' order."""
+    from salary.drops.predict import Scoring, predict_pipelined
+
+    events: list[str] = []
+
+    def start(drop):
+        events.append(f"start {drop}")
+        if drop == "bad":
+            return {"drop": drop, "status": "rejected"}
+        return Scoring({"drop": drop}, "", 0, pd.DataFrame(), pd.DataFrame(), np.empty((0, 0)), (), [])
+
+    def finish(scoring):
+        events.append(f"finish {scoring.result['drop']}")
+        return {**scoring.result, "status": "predicted"}
+
+    results = predict_pipelined(start, finish, ["a", "bad", "b", "c"])
+    assert [(r["drop"], r["status"]) for r in results] == [
+        ("a", "predicted"), ("bad", "rejected"), ("b", "predicted"), ("c", "predicted")]
+    assert events == ["start a", "start bad", "start b", "finish a", "start c", "finish b", "finish c"]
+    assert predict_pipelined(start, finish, []) == []
+    assert predict_pipelined(start, finish, ["bad"]) == [{"drop": "bad", "status": "rejected"}]
+
+
+def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
+    import ray
+
+    from salary.drops.predict import gather, submit_batches
+
+    class Double:
+        def predict(self, X):
+            return X[:, 0] * 2
+
+    X = np.arange(10, dtype=float).reshape(-1, 1)
+    ray.init(address=ray_gcs_address)
+    try:
+        refs = submit_batches(Double(), X, batch_rows=3, cpus=2)
+        assert len(refs) == 4
+        assert gather(refs).tolist() == [2.0 * i for i in range(10)]
+        assert len(submit_batches(Double(), X, batch_rows=100, cpus=2)) == 2
+        assert submit_batches(Double(), X[:0], 3, 2) == [] and gather([]).size == 0
+    finally:
+        ray.shutdown()
