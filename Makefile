@@ -18,6 +18,7 @@ demo: setup
 ## Lint, then the whole test suite (slow, service-backed tests included), then the cluster test
 ## on one Docker host and on several simulated hosts.
 test: setup lint
+	@bash scripts/setup.sh --browser
 	@source scripts/env.sh && python -m pytest -m "not cluster"
 	@$(MAKE) --no-print-directory test-cluster
 	@$(MAKE) --no-print-directory test-hosts

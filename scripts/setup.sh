@@ -31,6 +31,11 @@ apt_install() {
         { echo "[setup] apt-get install ${missing[*]} failed" >&2; exit 1; }
 }
 
+if [ "${1:-}" = --browser ]; then
+    # The tests that look at the UI in a real browser: Debian's Chromium and its driver.
+    apt_install chromium chromium-driver
+    exit 0
+fi
 if [ "${1:-}" = --cluster ]; then
     # The cluster test: a Docker engine (scripts/services.py docker starts it), debootstrap for the
     # offline stand-in images, Chromium and its driver for the browser check, tcpdump for the
