@@ -223,13 +223,6 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, manifest: dict[str, Any]
     return result
 
 
-def predict_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
-                 cpus: int) -> dict[str, Any]:
-    """Validate and predict one claimed drop; stage its outputs. Returns its result record."""
-    started = start_drop(ctx, drop, model_ref, manifest, cpus)
-    return started if isinstance(started, dict) else finish_drop(ctx, started, manifest)
-
-
 def predict_pipelined(start: Callable[[str], dict[str, Any] | Scoring],
                       finish: Callable[[Scoring], dict[str, Any]], drops: Sequence[str]) -> list[dict[str, Any]]:
     """Each drop's result record, in ``drops``'s order, with one drop in flight behind another:

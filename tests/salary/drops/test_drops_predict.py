@@ -57,7 +57,7 @@ def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lak
     """A retry of the run that published a drop's predictions reports them without predicting
     again; a later drop under the same name is rejected whole, saying why (no model is needed)."""
     from salary.drops import REASON_FILE
-    from salary.drops.predict import predict_drop
+    from salary.drops.predict import start_drop
     from salary.drops.publish import staging_dir
     from salary.lake import MANIFEST, SUCCESS, join
     from salary.runtime.job import JobContext, Stages
@@ -69,7 +69,7 @@ def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lak
     manifest = {"version": "v1"}
 
     def predict(owner):
-        return predict_drop(JobContext(lake_io(lake), settings, owner, Stages()), "d.parquet", None, manifest, 1)
+        return start_drop(JobContext(lake_io(lake), settings, owner, Stages()), "d.parquet", None, manifest, 1)
 
     assert predict("run_a") == {**published, "status": "predicted"}
     refused = predict("run_b")
