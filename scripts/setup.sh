@@ -31,16 +31,17 @@ apt_install() {
         { echo "[setup] apt-get install ${missing[*]} failed" >&2; exit 1; }
 }
 
+# The tests that look at the UI in a real browser: Debian's Chromium and its driver.
+browser_packages=(chromium chromium-driver)
 if [ "${1:-}" = --browser ]; then
-    # The tests that look at the UI in a real browser: Debian's Chromium and its driver.
-    apt_install chromium chromium-driver
+    apt_install "${browser_packages[@]}"
     exit 0
 fi
 if [ "${1:-}" = --cluster ]; then
     # The cluster test: a Docker engine (scripts/services.py docker starts it), debootstrap for the
     # offline stand-in images, Chromium and its driver for the browser check, tcpdump for the
     # multi-host test (what crosses a link).
-    apt_install docker.io debootstrap chromium chromium-driver tcpdump
+    apt_install docker.io debootstrap "${browser_packages[@]}" tcpdump
     exit 0
 fi
 
