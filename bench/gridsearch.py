@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     candidates = json.loads(args.candidates.read_text())
     preset, m = settings.preset("default"), settings.model
     t0 = time.perf_counter()
-    df, manifest = load_curated(LakeIO(Lake(args.lake_root, settings.lake), FsspecStore()), args.curated_run)
+    df, manifest = load_curated(LakeIO(Lake(args.lake_root, settings.lake), FsspecStore()), args.curated_run,
+                                m.max_rows_in_memory)
     floor, as_of = ground_truth(manifest, settings)
     parts = split(df["id"].to_numpy(), m.test_percent, m.validation_percent)
     X, y = features(df, as_of, preset.features), df["salary"].to_numpy(np.float64)

@@ -130,6 +130,7 @@ class ModelSettings:
     test_percent: int
     validation_percent: int
     validation_rows: int
+    max_rows_in_memory: int
     promotion_margin: float
     labelled_window_days: float
     labelled_share: float

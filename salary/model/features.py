@@ -29,13 +29,26 @@ def features(df: pd.DataFrame, as_of: dt.date, names: Sequence[str] = FEATURES) 
     return np.column_stack([columns[n] for n in names])
 
 
-def id_bucket(ids: np.ndarray) -> np.ndarray:
-    """A stable bucket 0..99 per id (splitmix64), the same on every run and every machine."""
+def id_hash(ids: np.ndarray) -> np.ndarray:
+    """splitmix64 of each id: the same on every run and every machine."""
     z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(100)).astype(np.int64)
+    return z ^ (z >> np.uint64(31))
+
+
+def id_bucket(ids: np.ndarray) -> np.ndarray:
+    """A stable bucket 0..99 per id (its hash's low digits)."""
+    return (id_hash(ids) % np.uint64(100)).astype(np.int64)
+
+
+def id_sample(ids: np.ndarray, fraction: float) -> np.ndarray:
+    """A stable sample of about ``fraction`` of the ids (their hash's top 53 bits as a number in
+    [0, 1) below it): the same ids on every run, and as many of each bucket, so the test,
+    validation and fit parts keep their shares."""
+    if fraction >= 1:
+        return np.ones(len(ids), dtype=bool)
+    return (id_hash(ids) >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from salary.config import SearchPreset, Settings
 from salary.errors import BadInputError
@@ -28,6 +30,7 @@ from salary.model.features import (
     Split,
     build_pipeline,
     features,
+    id_sample,
     mse,
     regression_metrics,
     sample_weights,
@@ -43,19 +46,47 @@ from salary.schema import SOURCE
 log = logging.getLogger(__name__)
 
 
-def load_curated(lake: LakeIO[FsspecStore], run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """This run's curated rows (model columns only) and the curated manifest."""
+def load_curated(lake: LakeIO[FsspecStore], run_id: str,
+                 max_rows: int | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """This run's curated rows (model columns only) and the curated manifest. Beyond ``max_rows``
+    rows: every labelled row and a stable sample of the generated ones (``id_sample``), read a
+    batch at a time, so memory follows ``max_rows``, not the dataset."""
     uri = lake.paths.curated_version(run_id)
     manifest = lake.store.read_json(join(uri, MANIFEST))
     if manifest is None:
         raise BadInputError(f"no published curated dataset at {uri} (did etl_benchmark run for this run?)")
     fs, path = lake.store.filesystem(uri)
     # Versions curated before labelled drops existed have no source column: all generated.
-    columns = [*MODEL_COLUMNS, SOURCE] if SOURCE in manifest.get("columns", []) else list(MODEL_COLUMNS)
+    sourced = SOURCE in manifest.get("columns", [])
+    columns = [*MODEL_COLUMNS, SOURCE] if sourced else list(MODEL_COLUMNS)
     # source is one of a few names per row: dictionary-encoded it stays a small categorical,
     # not one Python string per row.
-    table = pq.read_table(path, columns=columns, filesystem=fs, read_dictionary=[SOURCE] if SOURCE in columns else None)
-    return table.to_pandas(), manifest
+    parquet = ds.ParquetFileFormat(read_options={"dictionary_columns": [SOURCE]} if sourced else None)
+    dataset = ds.dataset(path, format=parquet, filesystem=fs)
+    total = dataset.count_rows()
+    if max_rows is None or total <= max_rows:
+        table = dataset.to_table(columns=columns)
+    else:
+        fraction = max_rows / total
+        log.info("curated version has %d rows > %d: every labelled row and %.2f%% of the generated ones, "
+                 "by a hash of id", total, max_rows, 100 * fraction)
+        table = pa.Table.from_batches([batch.filter(_kept(batch, fraction, sourced))
+                                       for batch in dataset.to_batches(columns=columns, batch_size=1 << 20)])
+    # Dates as datetime64, not a Python date object per row (32 of 61 bytes a row).
+    return table.to_pandas(date_as_object=False, self_destruct=True), manifest
+
+
+def _kept(batch: pa.RecordBatch, fraction: float, sourced: bool) -> np.ndarray:
+    """Which rows of ``batch`` a sampled load keeps: the ``id_sample`` and every labelled row."""
+    keep = id_sample(batch.column("id").to_numpy(), fraction)
+    if sourced:
+        source = batch.column(SOURCE)
+        if isinstance(source, pa.DictionaryArray):  # tested once per name, not once per row
+            names = pc.starts_with(source.dictionary, LABELLED_PREFIX).to_numpy(zero_copy_only=False)
+            keep |= names[source.indices.to_numpy()]
+        else:
+            keep |= pc.starts_with(source, LABELLED_PREFIX).to_numpy(zero_copy_only=False)
+    return keep
 
 
 def _labelled_sources(df: pd.DataFrame) -> list[str]:
@@ -121,8 +152,9 @@ def refit_rows_for(result: dict[str, Any], fit_rows: np.ndarray, train_rows: np.
 class TrainingData:
     """A run's curated rows as the model sees them: features, target, split and weights."""
 
-    df: pd.DataFrame
+    df: pd.DataFrame  # the rows loaded: all, or a sample beyond max_rows_in_memory
     curated_manifest: dict[str, Any]
+    curated_rows: int  # the curated version's rows
     floor: float  # the noise floor: the best possible MSE
     as_of: dt.date
     parts: Split
@@ -149,10 +181,11 @@ def load_training_data(lake: LakeIO[FsspecStore], settings: Settings, curated_ru
                        names: tuple[str, ...]) -> TrainingData:
     """The curated version's rows, split by id, with the features ``names`` and the weights."""
     m = settings.model
-    df, manifest = load_curated(lake, curated_run)
+    df, manifest = load_curated(lake, curated_run, m.max_rows_in_memory)
     floor, as_of = ground_truth(manifest, settings)
     fresh = recency(df, manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC), m.labelled_half_life_days)
-    return TrainingData(df, manifest, floor, as_of, split(df["id"].to_numpy(), m.test_percent, m.validation_percent),
+    return TrainingData(df, manifest, int(manifest.get("rows", len(df))), floor, as_of,
+                        split(df["id"].to_numpy(), m.test_percent, m.validation_percent),
                         features(df, as_of, names), df["salary"].to_numpy(np.float64), fresh > 0,
                         sample_weights(fresh, m.labelled_share))
 
@@ -229,7 +262,8 @@ def version_manifest(lake: Lake, settings: Settings, run_id: str, curated_run: s
         "train_rows": len(refit_rows),
         "split": {"rule": "splitmix64(id) % 100", "test_percent": m.test_percent,
                   "validation_percent": m.validation_percent},
-        "dataset": {"curated": lake.curated_version(curated_run), "rows": len(data.df),
+        "dataset": {"curated": lake.curated_version(curated_run), "rows": data.curated_rows,
+                    "rows_loaded": len(data.df),
                     "generated_digest": (data.curated_manifest.get("generated_manifest") or {}).get("digest")},
         "as_of": data.as_of.isoformat(),
         "code_version": code_version(),
@@ -258,9 +292,10 @@ def tune_and_publish(ctx: JobContext[FsspecStore], preset_name: str, curated_run
         data = load_training_data(lake, settings, curated_run, preset.features)
     rng = np.random.default_rng(0)  # seeded: the same rows, and the same drift reference, on every run
     rows = choose_rows(data, preset, settings.model.validation_rows, rng)
-    log.info("rows: %d curated (%d from labelled drops), %d train (%d fit, %d searched, %d validation), %d test; "
-             "features %s", len(data.df), int(data.labelled.sum()), int(data.parts.train.sum()), len(rows.fit),
-             len(rows.searched), len(rows.validation), int(data.parts.test.sum()), preset.features)
+    log.info("rows: %d curated, %d loaded (%d from labelled drops), %d train (%d fit, %d searched, %d validation), "
+             "%d test; features %s", data.curated_rows, len(data.df), int(data.labelled.sum()),
+             int(data.parts.train.sum()), len(rows.fit), len(rows.searched), len(rows.validation),
+             int(data.parts.test.sum()), preset.features)
     if data.weights is not None:
         log.info("labelled rows weigh %.1f-%.1f generated rows (labelled_share %s, half-life %s days)",
                  float(data.weights[data.labelled].min()), float(data.weights[data.labelled].max()),
@@ -302,7 +337,8 @@ def draw_training(settings: Settings, run_id: str, data: TrainingData, y_pred: n
                     "test MSE / noise floor": f"{test['mse_over_floor']:.4f}",
                     "champion on the same rows": champion_on_split and
                     f"{champion_on_split['mse'] / floor:.4f} x floor ({champion_on_split['version']})",
-                    "rows": f"{len(data.df):,} curated, {int(data.labelled.sum()):,} from labelled drops",
+                    "rows": f"{data.curated_rows:,} curated, {len(data.df):,} loaded, "
+                            f"{int(data.labelled.sum()):,} from labelled drops",
                     "best parameters": result["best_config"]})
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salary.model.features import asha_rungs, build_pipeline, features, id_bucket, regression_metrics, split
+from salary.model.features import asha_rungs, build_pipeline, features, id_bucket, id_sample, regression_metrics, split
 
 
 def test_id_bucket_is_stable_and_uniform():
@@ -18,6 +18,17 @@ def test_id_bucket_is_stable_and_uniform():
     # A change here would move ids between train and test and break model comparisons.
     assert id_bucket(np.array([0]))[0] == 0xE220A8397B1DCDAF % 100
     assert (id_bucket(ids[:1000]) == id_bucket(ids[:1000].copy())).all()
+
+
+def test_id_sample_keeps_its_fraction_of_every_bucket_and_the_same_ids():
+    ids = np.arange(1_000_000)
+    kept = id_sample(ids, 0.1)
+    assert kept.mean() == pytest.approx(0.1, abs=0.002)
+    # Independent of the bucket: the test, validation and fit parts keep their shares.
+    per_bucket = np.bincount(id_bucket(ids[kept]), minlength=100) / np.bincount(id_bucket(ids), minlength=100)
+    assert per_bucket.min() > 0.085 and per_bucket.max() < 0.115
+    assert (id_sample(ids[::-1], 0.1) == kept[::-1]).all()  # a row's fate is its id's, not its place
+    assert (id_sample(ids, 0.2) >= kept).all() and id_sample(ids, 1).all()
 
 
 def test_split_fractions_and_disjointness():

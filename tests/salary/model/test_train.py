@@ -50,6 +50,43 @@ def test_a_curated_version_loads_its_sources_as_a_categorical(tmp_path, settings
     assert (recency(df, {}, NOW, 7) > 0).tolist() == [False] * 4 + [True] * 2
 
 
+def test_beyond_max_rows_every_labelled_row_and_a_stable_sample_of_the_rest_is_loaded(tmp_path, settings):
+    """At 300M rows the tuning job holds max_rows_in_memory of them, read a batch at a time: the
+    same ids on every run, every labelled row, each split part keeping its share."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from salary.lake import MANIFEST, Lake, LakeIO
+    from salary.lake.fsspec_store import FsspecStore
+    from salary.model.features import split
+    from salary.model.train import load_curated
+
+    lake = Lake(f"file://{tmp_path}", settings.lake)
+    folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
+    folder.mkdir(parents=True)
+    n, labelled = 200_000, 50
+    for part in range(2):  # two files, each in several row groups
+        ids = np.arange(part * n // 2, (part + 1) * n // 2)
+        pq.write_table(pa.table({"id": ids, "age": (ids % 60 + 18).astype(np.int32), "is_active": ids % 2 == 0,
+                                 "signup_date": pa.array([dt.date(2020, 1, 1)] * len(ids)),
+                                 "salary": ids.astype(np.float64),
+                                 "source": ["generated"] * (len(ids) - labelled) + ["labelled-d1"] * labelled}),
+                       folder / f"part-{part}.parquet", row_group_size=30_000)
+    (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active", "source"], '
+                                   f'"rows": {n}}}')
+    io = LakeIO(lake, FsspecStore())
+    df, manifest = load_curated(io, "r1", max_rows=20_000)
+    again, _ = load_curated(io, "r1", max_rows=20_000)
+    assert manifest["rows"] == n and 18_000 < len(df) < 22_000 + 2 * labelled
+    assert df["id"].tolist() == again["id"].tolist()
+    assert (df["source"] == "labelled-d1").sum() == 2 * labelled
+    assert str(df["signup_date"].dtype).startswith("datetime64")  # not a Python date object per row
+    parts = split(df["id"].to_numpy(), 20, 5)
+    assert 0.18 < parts.test.mean() < 0.22 and 0.04 < parts.validation.mean() < 0.06
+    whole, _ = load_curated(io, "r1", max_rows=n)
+    assert len(whole) == n and whole["id"].tolist() == list(range(n))
+
+
 def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, monkeypatch):
     """The largest ASHA rung bounds what any trial fits on: the fit rows beyond it stay out of the
     object store (at 30M rows, 21M rows of three float64 features and the target)."""
