@@ -22,6 +22,8 @@ STARTUP_TARGET, PREDICTION_TARGET, LATENCY_TARGET_SECONDS = 0.3, 1.2, 12.0
 # all its rows; a training run beside the burst of many drops over the same run alone (a burst
 # must not starve it: it may share the two cores, not wait for the burst to end).
 BURST_TARGET, TRAINING_BESIDE_BURST_TARGET = 2.0, 1.5
+# Ten times the rows (issue 27): each stage's work per row at the largest size over the smallest's.
+SCALE_PER_ROW_TARGET = 1.25
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def rows_of(result: dict[str, Any]) -> list[Row]:
                        lat["warm_median"] <= LATENCY_TARGET_SECONDS, "bare Ray job + publish"))
     if b := result.get("bursts"):
         out.extend(burst_rows(b))
+    if sc := result.get("scale"):
+        out.extend(scale_rows(sc))
     if mem := result.get("memory"):
         peak = mem["stack_peak_bytes"] / GB
         out.append(Row("peak summed RSS of the stack (GB)", None, peak, None, None, "<= 8 GB", peak <= 8,
@@ -107,6 +111,29 @@ def burst_rows(b: dict[str, Any]) -> list[Row]:
             training["beside_burst"]["state"] == "success" and training["ratio"] <= TRAINING_BESIDE_BURST_TARGET,
             "the same run alone (Airflow, start -> end)"),
     ]
+
+
+def scale_rows(scale: dict[str, Any]) -> list[Row]:
+    """Each stage's work at the largest size against the smallest's scaled by rows (the ratio
+    is per row); the stack's peak during each stage at each size; the lake's disk."""
+    sizes = sorted(int(n) for n in scale)
+    small, big = sizes[0], sizes[-1]
+    out = []
+    for stage, at_big in scale[str(big)]["stages"].items():
+        at_small = scale[str(small)]["stages"][stage]
+        expected = at_small["work"] * big / small
+        ratio = at_big["work"] / expected
+        out.append(Row(f"{stage} per row, {big / 1e6:g}M over {small / 1e6:g}M", big, at_big["work"], expected,
+                       ratio, f"<= {SCALE_PER_ROW_TARGET:g}", ratio <= SCALE_PER_ROW_TARGET,
+                       f"{small / 1e6:g}M's work x {big // small}"))
+    for n in sizes:
+        peaks = {stage: r["peak_bytes"] for stage, r in scale[str(n)]["stages"].items()}
+        stage = max(peaks, key=lambda k: peaks[k])
+        out.append(Row("peak summed RSS of the stack (GB)", n, peaks[stage] / GB, None, None, "<= 8 GB",
+                       peaks[stage] <= 8 * GB, f"during {stage}"))
+        out.append(Row("lake on disk (GB)", n, scale[str(n)]["lake_bytes"] / GB, None, None, "", None,
+                       "raw chunks, curated, reports, model, event logs"))
+    return out
 
 
 def cells(r: Row, no: str) -> list[str]:

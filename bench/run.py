@@ -37,6 +37,7 @@ from bench.bursts import bursts
 from bench.measure import MemorySampler
 from bench.prediction import latency, make_champion, prediction
 from bench.report import charts, markdown, rows_of, table
+from bench.scale import scale
 from bench.spark_stages import etl, generation, startup
 from bench.stack import embedded_stack
 from bench.tuning import tuning
@@ -45,6 +46,7 @@ from salary.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("startup", "sizes", "prediction", "latency", "bursts")
+SCALE = "scale"  # its own invocation (about 40 minutes at 300M rows): not among the default stages
 RESULTS = REPO / "bench" / "results"
 
 
@@ -53,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[3_000_000, 10_000_000, 30_000_000])
     parser.add_argument("--predict-rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20250101)
-    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+    parser.add_argument("--scale-rows", type=int, nargs="+", default=[30_000_000, 300_000_000],
+                        help="the sizes of --stages scale: each stage's work per row against the smallest's")
+    parser.add_argument("--stages", nargs="+", choices=(*STAGES, SCALE), default=list(STAGES),
                         help="what to measure (prediction and latency need sizes: they use its model)")
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local" / "bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -125,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bare predict() over the big burst's rows {b['big']['baseline']['predict']:.1f} s "
                   f"({b['big']['ratio']:.2f} x); salary_training {b['training']['alone']['seconds']:.0f} s alone, "
                   f"{b['training']['beside_burst']['seconds']:.0f} s beside the burst", flush=True)
+        if SCALE in stages:
+            result["scale"] = scale(settings, stack.ray_address, work, args.scale_rows, args.seed, sampler)
     phase = max(sampler.peaks, key=lambda k: sampler.peaks[k])
     pss_phase = max(sampler.pss_peaks, key=lambda k: sampler.pss_peaks[k])
     result["memory"] = {"stack_peak_bytes": sampler.peak, "stack_peak_phase": phase, "peaks_bytes": sampler.peaks,
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = rows_of(result)
     print("\n" + table(rows))
     # Some stages only: their own files, beside (not over) the last run of every stage.
-    name = "bench" if stages == set(STAGES) else "bench-" + "-".join(s for s in STAGES if s in stages)
+    name = "bench" if stages == set(STAGES) else "bench-" + "-".join(s for s in (*STAGES, SCALE) if s in stages)
     (args.results / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (args.results / f"{name}.md").write_text(markdown(rows) + "\n")
     written = charts(result, args.results) if name == "bench" else []

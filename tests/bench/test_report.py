@@ -110,3 +110,25 @@ def test_the_memory_target_is_8_decimal_gigabytes(peak_bytes, ok):
     assert met(rows, "peak summed RSS") is ok
     (row,) = [r for r in rows if r.stage.startswith("peak summed RSS")]
     assert row.ours == pytest.approx(peak_bytes / 1e9)
+
+
+def scale_size(gen: float, etl: float, tune: float, peak: float = 6 * GB) -> dict:
+    return {"stages": {"generation": {"work": gen, "peak_bytes": peak}, "ETL (3 jobs)": {"work": etl, "peak_bytes": 1},
+                       "tuning": {"work": tune, "peak_bytes": 1}}, "lake_bytes": 9 * GB}
+
+
+@pytest.mark.parametrize(("gen", "etl", "peak", "ok"), [
+    (360, 900, 6 * GB, (True, True, True)),  # 30 s -> 360 s: 1.2 x per row; ETL 1.125 x
+    (390, 900, 6 * GB, (False, True, True)),  # 1.3 x per row
+    (360, 1000, 8.5 * GB, (True, True, False)),  # ETL 1.25 x per row is the limit itself; over 8 GB
+    (360, 1001, 6 * GB, (True, False, True)),
+])
+def test_ten_times_the_rows_holds_each_stage_per_row_and_the_memory_at_every_size(gen, etl, peak, ok):
+    res = {"cpus": 2, "sizes": {}, "scale": {"30000000": scale_size(30, 80, 60),
+                                             "300000000": scale_size(gen, etl, 100, peak)}}
+    rows = rows_of(res)
+    assert (met(rows, "generation per row"), met(rows, "ETL (3 jobs) per row"),
+            met(rows, "peak summed RSS", 300_000_000)) == ok
+    assert met(rows, "tuning per row") is True and met(rows, "peak summed RSS", 30_000_000) is True
+    (etl_row,) = [r for r in rows if r.stage.startswith("ETL (3 jobs) per row")]
+    assert etl_row.baseline == pytest.approx(800) and etl_row.ratio == pytest.approx(etl / 800)
