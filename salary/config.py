@@ -147,6 +147,7 @@ class PredictSettings:
     max_active_runs: int
     claim_lease_seconds: int
     batch_rows: int
+    driver_rows: int
     psi_bins: int
     psi_drift: float
     degraded_mse_over_test: float

@@ -1,11 +1,11 @@
 """Batch prediction of claimed drops with the champion model on a Ray cluster.
 
-For each drop: read and validate it, predict its valid rows in parallel Ray tasks (the model is
-put in the object store once), and stage predictions/<drop>/ (Parquet, the report's
-predictions.csv, monitoring.json, _MANIFEST.json, _SUCCESS last) and the rows it rejected. The
-drops are pipelined: the next drop's rows are predicted while the driver writes the one before.
-The DAG's publish task then makes them visible by renames. Rows in = rows predicted + rows
-rejected.
+For each drop: read and validate it, predict its valid rows (a small drop in the driver, a bigger
+one in parallel Ray tasks; the model is put in the object store once: ``Scorer``), and stage
+predictions/<drop>/ (Parquet, the report's predictions.csv, monitoring.json, _MANIFEST.json,
+_SUCCESS last) and the rows it rejected. The drops are pipelined: the next drop's rows are
+predicted while the driver writes the one before. The DAG's publish task then makes them
+visible by renames. Rows in = rows predicted + rows rejected.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from salary.lake.tables import write_csv, write_parquet
 from salary.model.features import features
 from salary.model.monitoring import drift_report
 from salary.model.registry import champion, load_version
-from salary.runtime.job import JobContext
+from salary.runtime.job import JobContext, Stages
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,40 @@ def submit_batches(model_ref: Any, X: np.ndarray, batch_rows: int, cpus: int) ->
 def gather(refs: Sequence[Any]) -> np.ndarray:
     """The predictions of ``submit_batches``'s refs, in row order."""
     return np.concatenate(ray.get(list(refs))) if refs else np.empty(0)
+
+
+@dataclass
+class Scorer:
+    """Where a drop's rows are predicted. At most ``driver_rows`` valid rows: in the driver (a
+    job's Ray workers are new processes that take seconds to import scikit-learn; a few thousand
+    rows take milliseconds). More: in Ray batches on the job's workers, which start warming up
+    with the job (``warming``) and are waited for, in the stage ``workers_ready`` (start-up, not
+    work), by the first drop that needs them."""
+
+    model: Any
+    model_ref: Any
+    cpus: int
+    batch_rows: int
+    driver_rows: int
+    warming: list[Any] = field(default_factory=list)
+    warm_workers: int = 0
+
+    def submit(self, X: np.ndarray, stages: Stages) -> list[Any] | None:
+        """Start predicting ``X`` on the workers: the batches' refs, or None when ``predict``
+        will predict it in the driver."""
+        if len(X) <= self.driver_rows:
+            return None
+        if self.warming:
+            with stages.stage("workers_ready"):
+                self.warm_workers = len(set(ray.get(self.warming)))
+            self.warming = []
+        return submit_batches(self.model_ref, X, self.batch_rows, self.cpus)
+
+    def predict(self, X: np.ndarray, refs: list[Any] | None) -> np.ndarray:
+        """The predictions of ``X``: its batches' (``refs``), or the driver's."""
+        if refs is not None:
+            return gather(refs)
+        return self.model.predict(X) if len(X) else np.empty(0)
 
 
 def live_metrics(valid: pd.DataFrame, prediction: np.ndarray, manifest: dict[str, Any],
@@ -151,11 +185,10 @@ class Scoring:
     rejected: pd.DataFrame
     X: np.ndarray
     names: tuple[str, ...]
-    refs: list[Any]
+    refs: list[Any] | None  # None: predicted in the driver
 
 
-def start_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[str, Any],
-               cpus: int) -> dict[str, Any] | Scoring:
+def start_drop(ctx: JobContext[Any], drop: str, scorer: Scorer, manifest: dict[str, Any]) -> dict[str, Any] | Scoring:
     """Read and validate one claimed drop and start predicting its valid rows. Returns its result
     record when there is nothing to predict (rejected whole, or already published by this run),
     else the Scoring that ``finish_drop`` completes."""
@@ -182,18 +215,17 @@ def start_drop(ctx: JobContext[Any], drop: str, model_ref: Any, manifest: dict[s
         names = tuple(manifest["features"])
         X = features(valid, pd.Timestamp(manifest["as_of"]).date(), names)
     result["files"] = files
-    return Scoring(result, staged, len(table), valid, rejected, X, names,
-                   submit_batches(model_ref, X, settings.predict.batch_rows, cpus))
+    return Scoring(result, staged, len(table), valid, rejected, X, names, scorer.submit(X, stages))
 
 
-def finish_drop(ctx: JobContext[Any], scoring: Scoring, manifest: dict[str, Any]) -> dict[str, Any]:
+def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest: dict[str, Any]) -> dict[str, Any]:
     """Wait for a drop's predictions, check them against its reference and stage its outputs.
     Returns its result record."""
     store, settings, owner, stages = ctx.lake.store, ctx.settings, ctx.run_id, ctx.stages
     result, valid, rejected, X, names = scoring.result, scoring.valid, scoring.rejected, scoring.X, scoring.names
     drop, staged = result["drop"], scoring.staged
     with stages.stage(f"{drop}:predict"):
-        prediction = gather(scoring.refs)
+        prediction = scorer.predict(X, scoring.refs)
     with stages.stage(f"{drop}:monitor"):
         monitoring = drift_report(manifest.get("reference"), X, names, settings.predict.psi_drift)
         live = live_metrics(valid, prediction, manifest, settings.dataset.truth.noise_floor_mse)
@@ -246,22 +278,21 @@ def predict_pipelined(start: Callable[[str], dict[str, Any] | Scoring],
 
 def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]:
     """Claim the drops (``wanted`` plus this run's and expired claims) and predict each one."""
-    lake, stages = ctx.lake, ctx.stages
+    lake, stages, settings = ctx.lake, ctx.stages, ctx.settings.predict
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    workers = [warm_up.remote() for _ in range(cpus)]
+    warming = [warm_up.remote() for _ in range(cpus)]
     incumbent = champion(lake)
     if incumbent is None:
         # Checked before claiming: the drops stay in incoming/ for a later run.
         raise BadInputError("no champion model in the registry yet: run salary_training first")
     with stages.stage("load_model"):
         model, manifest = load_version(lake, incumbent["version"])
-        model_ref = ray.put(model)
+        scorer = Scorer(model, ray.put(model), cpus, settings.batch_rows, settings.driver_rows, warming)
     with stages.stage("claim"):
-        claims = claim_drops(lake, ctx.run_id, wanted, ctx.settings.predict.claim_lease_seconds)
+        claims = claim_drops(lake, ctx.run_id, wanted, settings.claim_lease_seconds)
     log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
-    with stages.stage("workers_ready"):  # start-up, not work: new processes for this job
-        warm = len(set(ray.get(workers)))
-    results = predict_pipelined(lambda drop: start_drop(ctx, drop, model_ref, manifest, cpus),
-                                lambda scoring: finish_drop(ctx, scoring, manifest), [c.drop for c in claims])
+    results = predict_pipelined(lambda drop: start_drop(ctx, drop, scorer, manifest),
+                                lambda scoring: finish_drop(ctx, scoring, scorer, manifest), [c.drop for c in claims])
     results = [{**result, "claim": c.how} for c, result in zip(claims, results, strict=True)]
-    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus, "warm_workers": warm}
+    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus,
+            "warm_workers": scorer.warm_workers}

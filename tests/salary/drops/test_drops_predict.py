@@ -57,7 +57,7 @@ def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lak
     """A retry of the run that published a drop's predictions reports them without predicting
     again; a later drop under the same name is rejected whole, saying why (no model is needed)."""
     from salary.drops import REASON_FILE
-    from salary.drops.predict import start_drop
+    from salary.drops.predict import Scorer, start_drop
     from salary.drops.publish import staging_dir
     from salary.lake import MANIFEST, SUCCESS, join
     from salary.runtime.job import JobContext, Stages
@@ -69,7 +69,8 @@ def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lak
     manifest = {"version": "v1"}
 
     def predict(owner):
-        return start_drop(JobContext(lake_io(lake), settings, owner, Stages()), "d.parquet", None, manifest, 1)
+        return start_drop(JobContext(lake_io(lake), settings, owner, Stages()), "d.parquet",
+                          Scorer(None, None, 1, 10, 10), manifest)
 
     assert predict("run_a") == {**published, "status": "predicted"}
     refused = predict("run_b")
@@ -104,22 +105,49 @@ def test_drops_are_pipelined_the_next_one_started_before_the_one_before_is_finis
     assert predict_pipelined(start, finish, ["bad"]) == [{"drop": "bad", "status": "rejected"}]
 
 
-def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
-    import ray
-
-    from salary.drops.predict import gather, submit_batches
-
+def doubling_model():
+    """A model predicting twice the first feature (defined here so Ray ships it by value)."""
     class Double:
         def predict(self, X):
             return X[:, 0] * 2
 
+    return Double()
+
+
+def test_a_small_drop_is_predicted_in_the_driver_without_waiting_for_workers():
+    """No Ray call at all: the workers still warming up are not waited for."""
+    from salary.drops.predict import Scorer
+    from salary.runtime.job import Stages
+
+    stages = Stages()
+    scorer = Scorer(doubling_model(), None, 2, batch_rows=3, driver_rows=5, warming=["not a ref: never waited for"])
+    X = np.arange(5, dtype=float).reshape(-1, 1)
+    refs = scorer.submit(X, stages)
+    assert refs is None and scorer.predict(X, refs).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert scorer.predict(X[:0], scorer.submit(X[:0], stages)).size == 0
+    assert "workers_ready" not in stages.seconds and scorer.warming and scorer.warm_workers == 0
+
+
+def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
+    import ray
+
+    from salary.drops.predict import Scorer, gather, submit_batches, warm_up
+    from salary.runtime.job import Stages
+
     X = np.arange(10, dtype=float).reshape(-1, 1)
     ray.init(address=ray_gcs_address)
     try:
-        refs = submit_batches(Double(), X, batch_rows=3, cpus=2)
+        # A drop over driver_rows waits once for the warming workers, then goes to them in batches.
+        stages = Stages()
+        scorer = Scorer(doubling_model(), ray.put(doubling_model()), 2, batch_rows=3, driver_rows=5,
+                        warming=[warm_up.remote()])
+        refs = scorer.submit(X, stages)
+        assert refs is not None and len(refs) == 4 and scorer.predict(X, refs).tolist() == [2.0 * i for i in range(10)]
+        assert "workers_ready" in stages.seconds and scorer.warm_workers == 1 and scorer.warming == []
+        refs = submit_batches(doubling_model(), X, batch_rows=3, cpus=2)
         assert len(refs) == 4
         assert gather(refs).tolist() == [2.0 * i for i in range(10)]
-        assert len(submit_batches(Double(), X, batch_rows=100, cpus=2)) == 2
-        assert submit_batches(Double(), X[:0], 3, 2) == [] and gather([]).size == 0
+        assert len(submit_batches(doubling_model(), X, batch_rows=100, cpus=2)) == 2
+        assert submit_batches(doubling_model(), X[:0], 3, 2) == [] and gather([]).size == 0
     finally:
         ray.shutdown()
