@@ -84,15 +84,22 @@ class Scorer:
     warming: list[Any] = field(default_factory=list)
     warm_workers: int = 0
 
-    def submit(self, X: np.ndarray, stages: Stages) -> list[Any] | None:
-        """Start predicting ``X`` on the workers: the batches' refs, or None when ``predict``
-        will predict it in the driver."""
-        if len(X) <= self.driver_rows:
-            return None
+    def needs_workers(self, rows: int) -> bool:
+        return rows > self.driver_rows
+
+    def wait_for_workers(self, stages: Stages) -> None:
+        """Wait until the warming workers have started (once; the stage ``workers_ready``)."""
         if self.warming:
             with stages.stage("workers_ready"):
                 self.warm_workers = len(set(ray.get(self.warming)))
             self.warming = []
+
+    def submit(self, X: np.ndarray, stages: Stages) -> list[Any] | None:
+        """Start predicting ``X`` on the workers: the batches' refs, or None when ``predict``
+        will predict it in the driver."""
+        if not self.needs_workers(len(X)):
+            return None
+        self.wait_for_workers(stages)
         return submit_batches(self.model_ref, X, self.batch_rows, self.cpus)
 
     def predict(self, X: np.ndarray, refs: list[Any] | None) -> np.ndarray:
@@ -210,6 +217,10 @@ def start_drop(ctx: JobContext[Any], drop: str, scorer: Scorer, manifest: dict[s
     except DropRejected as exc:
         return _rejected_whole(store, staged, result, str(exc))
 
+    if scorer.needs_workers(table.num_rows):
+        # Before validating: workers starting on every core (importing scikit-learn) took the
+        # CPU validation needs (a 1M-row drop validated in 1.3 s instead of 0.5 s).
+        scorer.wait_for_workers(stages)
     with stages.stage(f"{drop}:validate"):
         valid, rejected = validate_rows(table, truth.age_min, truth.age_max)
         names = tuple(manifest["features"])

@@ -126,6 +126,7 @@ def test_a_small_drop_is_predicted_in_the_driver_without_waiting_for_workers():
     assert refs is None and scorer.predict(X, refs).tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert scorer.predict(X[:0], scorer.submit(X[:0], stages)).size == 0
     assert "workers_ready" not in stages.seconds and scorer.warming and scorer.warm_workers == 0
+    assert not scorer.needs_workers(5) and scorer.needs_workers(6)
 
 
 def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
