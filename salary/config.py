@@ -131,6 +131,7 @@ class ModelSettings:
     validation_percent: int
     validation_rows: int
     max_rows_in_memory: int
+    refit_max_rows: int
     promotion_margin: float
     labelled_window_days: float
     labelled_share: float

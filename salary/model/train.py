@@ -139,13 +139,16 @@ def reference_sample(rng: np.random.Generator, rows: np.ndarray, weights: np.nda
 
 
 def refit_rows_for(result: dict[str, Any], fit_rows: np.ndarray, train_rows: np.ndarray,
-                   sampled: bool) -> np.ndarray:
+                   sampled: bool, max_rows: int) -> np.ndarray:
     """The rows the chosen configuration is refitted on: the first rows of the (shuffled) fit
     rows on which the search reached its target; the search's own rows for a preset that
-    samples them; else the whole training split."""
+    samples them; else the whole training split, or beyond ``max_rows`` (the refit's memory
+    follows its rows) the first ``max_rows`` of the shuffled fit rows, a random sample of it."""
     if result.get("reached_target"):
         return fit_rows[: int(result["best_train_rows"])]
-    return fit_rows if sampled else train_rows
+    if sampled:
+        return fit_rows
+    return train_rows if len(train_rows) <= max_rows else fit_rows[:max_rows]
 
 
 @dataclass(frozen=True)
@@ -303,9 +306,12 @@ def tune_and_publish(ctx: JobContext[FsspecStore], preset_name: str, curated_run
     target = mse_target(preset, len(rows.validation))
     with stages.stage("search"):
         result = run_search(data, rows, preset, target)
-    refit_rows = refit_rows_for(result, rows.fit, np.flatnonzero(data.parts.train), preset.train_rows is not None)
+    train_rows = np.flatnonzero(data.parts.train)
+    refit_rows = refit_rows_for(result, rows.fit, train_rows, preset.train_rows is not None,
+                                settings.model.refit_max_rows)
     log.info("refit on %d rows (%s)", len(refit_rows), f"the rows on which validation MSE reached {target} x floor"
-             if result["reached_target"] else "the whole training split" if len(refit_rows) > len(rows.fit)
+             if result["reached_target"] else "the whole training split" if len(refit_rows) == len(train_rows)
+             else "a random sample of the training split, refit_max_rows" if preset.train_rows is None
              else "the search's rows")
     with stages.stage("refit"):
         model = final_model(data, preset, result, refit_rows)

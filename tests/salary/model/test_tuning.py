@@ -46,10 +46,20 @@ def test_without_a_reached_target_the_best_at_the_largest_budget_wins(target):
 
 def test_refit_rows_are_the_rows_that_reached_the_target_or_else_the_training_split():
     fit, train = np.arange(100)[::-1], np.arange(120)
-    assert refit_rows_for({"reached_target": True, "best_train_rows": 30}, fit, train, False).tolist() == \
+    assert refit_rows_for({"reached_target": True, "best_train_rows": 30}, fit, train, False, 120).tolist() == \
         list(range(99, 69, -1))
-    assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, False) is train
-    assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, True) is fit
+    assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, False, 120) is train
+    assert refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, True, 120) is fit
+
+
+def test_a_refit_on_the_training_split_holds_at_most_refit_max_rows_of_the_shuffled_fit_rows():
+    """At 300M rows the fallback refit on all 22.5M training rows of the sample made the peak
+    (9.96 GB): beyond the cap it fits on a prefix of the shuffled fit rows, a random sample."""
+    fit, train = np.random.default_rng(0).permutation(100), np.arange(120)
+    rows = refit_rows_for({"reached_target": False, "best_train_rows": 100}, fit, train, False, 40)
+    assert rows.tolist() == fit[:40].tolist()
+    # A search that reached its target keeps its rows, even past the cap: no refit then.
+    assert len(refit_rows_for({"reached_target": True, "best_train_rows": 60}, fit, train, False, 40)) == 60
 
 
 @pytest.mark.slow
