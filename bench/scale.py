@@ -5,7 +5,8 @@ against the smallest size's, the stack's peak memory during each stage, and the 
 What bounds each stage's memory, whatever the rows: generation writes a partition per task
 (Spark's tasks hold one partition each); the ETL jobs stream through Spark's shuffle, which
 spills to disk past its memory fraction; tune_model holds at most ``model.max_rows_in_memory``
-curated rows, read a batch at a time (``salary.model.train.load_curated``).
+curated rows, read a batch at a time (``salary.model.train.load_curated``), and refits on at
+most ``model.refit_max_rows`` of them.
 """
 
 from __future__ import annotations

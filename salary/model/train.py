@@ -155,9 +155,10 @@ def refit_rows_for(result: dict[str, Any], fit_rows: np.ndarray, train_rows: np.
 class TrainingData:
     """A run's curated rows as the model sees them: features, target, split and weights."""
 
-    df: pd.DataFrame  # the rows loaded: all, or a sample beyond max_rows_in_memory
+    test_frame: pd.DataFrame  # the test split's loaded rows (the columns the champion's features need)
     curated_manifest: dict[str, Any]
     curated_rows: int  # the curated version's rows
+    rows_loaded: int  # all of them, or a sample beyond max_rows_in_memory
     floor: float  # the noise floor: the best possible MSE
     as_of: dt.date
     parts: Split
@@ -182,14 +183,16 @@ class Rows:
 
 def load_training_data(lake: LakeIO[FsspecStore], settings: Settings, curated_run: str,
                        names: tuple[str, ...]) -> TrainingData:
-    """The curated version's rows, split by id, with the features ``names`` and the weights."""
+    """The curated version's rows, split by id, with the features ``names`` and the weights. Of
+    the loaded frame only the test split's rows are kept (the champion is scored on them): the
+    rest is freed before the search and the refit, whose peaks are the job's."""
     m = settings.model
     df, manifest = load_curated(lake, curated_run, m.max_rows_in_memory)
     floor, as_of = ground_truth(manifest, settings)
     fresh = recency(df, manifest.get("labelled_at") or {}, dt.datetime.now(dt.UTC), m.labelled_half_life_days)
-    return TrainingData(df, manifest, int(manifest.get("rows", len(df))), floor, as_of,
-                        split(df["id"].to_numpy(), m.test_percent, m.validation_percent),
-                        features(df, as_of, names), df["salary"].to_numpy(np.float64), fresh > 0,
+    parts = split(df["id"].to_numpy(), m.test_percent, m.validation_percent)
+    return TrainingData(df.loc[parts.test], manifest, int(manifest.get("rows", len(df))), len(df), floor, as_of,
+                        parts, features(df, as_of, names), df["salary"].to_numpy(np.float64, copy=True), fresh > 0,
                         sample_weights(fresh, m.labelled_share))
 
 
@@ -244,7 +247,7 @@ def evaluate(lake: LakeIO[FsspecStore], data: TrainingData, model: Any, refit_ro
     train_mean = float(np.average(data.y[refit_rows], weights=data.w(refit_rows)))
     y_pred = model.predict(data.X[test_rows])
     test = regression_metrics(y_test, y_pred, data.floor, train_mean, w_test)
-    champion_on_split = score_champion(lake, data.df.loc[test_rows], y_test, data.as_of, names, w_test)
+    champion_on_split = score_champion(lake, data.test_frame, y_test, data.as_of, names, w_test)
     log.info("test MSE %.0f = %.4f x floor (mean predictor: %.2f x floor), R2 %.4f",
              test["mse"], test["mse_over_floor"], test["mean_baseline_over_floor"], test["r2"])
     return test, y_pred, champion_on_split
@@ -266,7 +269,7 @@ def version_manifest(lake: Lake, settings: Settings, run_id: str, curated_run: s
         "split": {"rule": "splitmix64(id) % 100", "test_percent": m.test_percent,
                   "validation_percent": m.validation_percent},
         "dataset": {"curated": lake.curated_version(curated_run), "rows": data.curated_rows,
-                    "rows_loaded": len(data.df),
+                    "rows_loaded": data.rows_loaded,
                     "generated_digest": (data.curated_manifest.get("generated_manifest") or {}).get("digest")},
         "as_of": data.as_of.isoformat(),
         "code_version": code_version(),
@@ -296,7 +299,7 @@ def tune_and_publish(ctx: JobContext[FsspecStore], preset_name: str, curated_run
     rng = np.random.default_rng(0)  # seeded: the same rows, and the same drift reference, on every run
     rows = choose_rows(data, preset, settings.model.validation_rows, rng)
     log.info("rows: %d curated, %d loaded (%d from labelled drops), %d train (%d fit, %d searched, %d validation), "
-             "%d test; features %s", data.curated_rows, len(data.df), int(data.labelled.sum()),
+             "%d test; features %s", data.curated_rows, data.rows_loaded, int(data.labelled.sum()),
              int(data.parts.train.sum()), len(rows.fit), len(rows.searched), len(rows.validation),
              int(data.parts.test.sum()), preset.features)
     if data.weights is not None:
@@ -338,12 +341,12 @@ def draw_training(settings: Settings, run_id: str, data: TrainingData, y_pred: n
     """The run's pictures (never failing the run: ``draw`` logs a failure and returns none)."""
     test_rows, floor = data.parts.test, data.floor
     return draw(f"model {run_id}", training_pictures, run_id, data.y[test_rows], y_pred,
-                data.df["age"].to_numpy()[test_rows], data.labelled[test_rows], floor,
+                data.test_frame["age"].to_numpy(), data.labelled[test_rows], floor,
                 settings.queries.age_band_starts, settings.dataset.truth.age_max, result["trials"], stages.seconds, {
                     "test MSE / noise floor": f"{test['mse_over_floor']:.4f}",
                     "champion on the same rows": champion_on_split and
                     f"{champion_on_split['mse'] / floor:.4f} x floor ({champion_on_split['version']})",
-                    "rows": f"{data.curated_rows:,} curated, {len(data.df):,} loaded, "
+                    "rows": f"{data.curated_rows:,} curated, {data.rows_loaded:,} loaded, "
                             f"{int(data.labelled.sum()):,} from labelled drops",
                     "best parameters": result["best_config"]})
 

@@ -126,3 +126,30 @@ def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, m
     data = given["data"]
     assert len(data.y_fit) == len(data.X_fit) == 400  # rungs 100, 200, 400 (800 > 500)
     assert len(set(data.y_fit.tolist())) == 400 and len(data.y_val) > 0
+
+
+def test_training_data_keeps_only_the_test_rows_of_the_loaded_frame_in_step_with_the_targets(tmp_path, settings):
+    """The frame is freed before the search and the refit except its test rows, on which the
+    champion is scored: they must be the very rows (in the same order) the candidate's test
+    targets come from, or the promotion gate compares two different test sets."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from salary.lake import MANIFEST, Lake, LakeIO
+    from salary.lake.fsspec_store import FsspecStore
+    from salary.model.train import load_training_data
+
+    lake = Lake(f"file://{tmp_path}", settings.lake)
+    folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
+    folder.mkdir(parents=True)
+    n = 2_000
+    pq.write_table(pa.table({"id": range(n), "age": [20 + i % 50 for i in range(n)],
+                             "is_active": [i % 3 == 0 for i in range(n)], "signup_date": [dt.date(2020, 1, 1)] * n,
+                             "salary": [1000.0 + i for i in range(n)]}),
+                   folder / "part-0.parquet")
+    (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active"], "rows": 2000}')
+    data = load_training_data(LakeIO(lake, FsspecStore()), settings, "r1", ("age",))
+    assert data.rows_loaded == data.curated_rows == n
+    assert len(data.test_frame) == int(data.parts.test.sum()) < n // 3
+    assert data.test_frame["salary"].tolist() == data.y[data.parts.test].tolist()
+    assert data.test_frame["age"].tolist() == data.X[data.parts.test, 0].tolist()
