@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import pyarrow as pa
 import ray
 
 from salary.lake.fsspec_store import FsspecStore
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="default", help="search preset in config/search_spaces.toml")
     parser.add_argument("--curated-run", default=None, help="train on another run's curated version")
     job = start_job(parser, argv)
+    # malloc's pool, not Arrow's default (mimalloc), which kept the pages of the freed table
+    # (1 GB after a 30M-row load: 3.28 against 2.37 GB) through the search and the refit.
+    pa.set_memory_pool(pa.system_memory_pool())
     with job.stages.stage("connect"):
         ray.init(logging_level=logging.WARNING)  # inside a Ray job: the cluster that runs it
     ctx = job.context(FsspecStore())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +19,18 @@ FEATURES = ("age", "is_active", "tenure_years")
 
 
 def features(df: pd.DataFrame, as_of: dt.date, names: Sequence[str] = FEATURES) -> np.ndarray:
-    """Feature matrix: age, is_active (0/1) and tenure in years before ``as_of``."""
-    signup = pd.to_datetime(df["signup_date"])
-    columns = {
-        "age": df["age"].to_numpy(np.float64),
-        "is_active": df["is_active"].to_numpy(np.float64),
-        "tenure_years": ((pd.Timestamp(as_of) - signup).dt.days.to_numpy(np.float64)) / 365.25,
+    """Feature matrix: age, is_active (0/1) and tenure in years before ``as_of``. Filled a column
+    at a time: at 30M rows each column's temporaries (240 MB apiece) live only while it is built."""
+    columns: dict[str, Callable[[], Any]] = {
+        "age": lambda: df["age"].to_numpy(np.float64),
+        "is_active": lambda: df["is_active"].to_numpy(np.float64),
+        "tenure_years": lambda: (pd.Timestamp(as_of) - pd.to_datetime(df["signup_date"])).dt.days.to_numpy(
+            np.float64) / 365.25,
     }
-    return np.column_stack([columns[n] for n in names])
+    out = np.empty((len(df), len(names)))
+    for i, name in enumerate(names):
+        out[:, i] = columns[name]()
+    return out
 
 
 def id_hash(ids: np.ndarray) -> np.ndarray:

@@ -46,6 +46,8 @@ def test_features():
     X = features(df, dt.date(2026, 1, 1))
     assert X.tolist() == [[30.0, 1.0, 365 / 365.25], [40.0, 0.0, 3653 / 365.25]]
     assert features(df, dt.date(2026, 1, 1), ("age",)).tolist() == [[30.0], [40.0]]
+    assert features(df, dt.date(2026, 1, 1), ("tenure_years", "age")).tolist() == \
+        [[365 / 365.25, 30.0], [3653 / 365.25, 40.0]]
 
 
 def test_asha_rungs():
