@@ -87,26 +87,36 @@ def test_beyond_max_rows_every_labelled_row_and_a_stable_sample_of_the_rest_is_l
     assert len(whole) == n and whole["id"].tolist() == list(range(n))
 
 
-def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, monkeypatch):
-    """The largest ASHA rung bounds what any trial fits on: the fit rows beyond it stay out of the
-    object store (at 30M rows, 21M rows of three float64 features and the target)."""
+def _curated_version(tmp_path, settings, n: int):
+    """A lake under ``tmp_path`` with run r1's curated version of ``n`` rows (salary = id)."""
+    import json
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from salary.lake import MANIFEST, Lake, LakeIO
-    from salary.lake.fsspec_store import FsspecStore
-    from salary.model import train
-    from salary.runtime.job import JobContext, Stages
+    from salary.lake import MANIFEST, Lake
 
     lake = Lake(f"file://{tmp_path}", settings.lake)
     folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
     folder.mkdir(parents=True)
-    n = 4_000
     pq.write_table(pa.table({"id": range(n), "age": [30 + i % 40 for i in range(n)],
                              "is_active": [i % 2 == 0 for i in range(n)], "signup_date": [dt.date(2020, 1, 1)] * n,
                              "salary": [float(i) for i in range(n)]}),
                    folder / "part-0.parquet")
-    (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active"]}')
+    (folder / MANIFEST).write_text(json.dumps({"columns": ["id", "age", "salary", "signup_date", "is_active"],
+                                               "rows": n}))
+    return lake
+
+
+def test_only_the_rows_a_trial_can_fit_on_go_to_the_search(tmp_path, settings, monkeypatch):
+    """The largest ASHA rung bounds what any trial fits on: the fit rows beyond it stay out of the
+    object store (at 30M rows, 21M rows of three float64 features and the target)."""
+    from salary.lake import LakeIO
+    from salary.lake.fsspec_store import FsspecStore
+    from salary.model import train
+    from salary.runtime.job import JobContext, Stages
+
+    lake = _curated_version(tmp_path, settings, 4_000)
     small = SearchPreset(name="small", description="", model="hist_gradient_boosting",
                          features=("age", "is_active", "tenure_years"), num_samples=2,
                          asha=Asha(min_rows=100, reduction_factor=2, max_rows=500), space={})
@@ -132,22 +142,12 @@ def test_training_data_keeps_only_the_test_rows_of_the_loaded_frame_in_step_with
     """The frame is freed before the search and the refit except its test rows, on which the
     champion is scored: they must be the very rows (in the same order) the candidate's test
     targets come from, or the promotion gate compares two different test sets."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from salary.lake import MANIFEST, Lake, LakeIO
+    from salary.lake import LakeIO
     from salary.lake.fsspec_store import FsspecStore
     from salary.model.train import load_training_data
 
-    lake = Lake(f"file://{tmp_path}", settings.lake)
-    folder = tmp_path / lake.curated_version("r1").removeprefix(f"file://{tmp_path}/")
-    folder.mkdir(parents=True)
     n = 2_000
-    pq.write_table(pa.table({"id": range(n), "age": [20 + i % 50 for i in range(n)],
-                             "is_active": [i % 3 == 0 for i in range(n)], "signup_date": [dt.date(2020, 1, 1)] * n,
-                             "salary": [1000.0 + i for i in range(n)]}),
-                   folder / "part-0.parquet")
-    (folder / MANIFEST).write_text('{"columns": ["id", "age", "salary", "signup_date", "is_active"], "rows": 2000}')
+    lake = _curated_version(tmp_path, settings, n)
     data = load_training_data(LakeIO(lake, FsspecStore()), settings, "r1", ("age",))
     assert data.rows_loaded == data.curated_rows == n
     assert len(data.test_frame) == int(data.parts.test.sum()) < n // 3
