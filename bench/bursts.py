@@ -21,13 +21,10 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-import requests
 
 from bench.measure import MemorySampler
 from bench.prediction import bare_predict
-from bench.stack import Stack
+from bench.stack import Stack, runs, timeline
 from devtools.airflow_services import airflow, wait_for
 from devtools.synthetic import write_drop
 from salary.config import Settings
@@ -50,27 +47,6 @@ def stage(work: Path, prefix: str, count: int, rows: int, settings: Settings) ->
     for i, name in enumerate(names):
         write_drop(elsewhere, name, rows, 1, False, seed=1000 + i)
     return elsewhere, names
-
-
-def runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
-    """The DAG's runs from the REST API (cheap to poll, unlike a CLI process per look)."""
-    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{dag_id}/dagRuns",
-                         params={"limit": "1000", "order_by": "-run_after"}, timeout=30)
-    reply.raise_for_status()
-    return [{**r, "run_id": r["dag_run_id"]} for r in reply.json()["dag_runs"]]
-
-
-def timeline(stack: Stack, run_id: str, start: float) -> dict[str, list[float | None]]:
-    """Each task of the run: seconds from ``start`` (epoch) to its queueing, start and end."""
-    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{DAG}/dagRuns/{quote(run_id, safe='')}"
-                         "/taskInstances", timeout=30)
-    reply.raise_for_status()
-
-    def rel(value: str | None) -> float | None:
-        return None if value is None else round(dt.datetime.fromisoformat(value).timestamp() - start, 2)
-
-    return {ti["task_id"]: [rel(ti.get("queued_when")), rel(ti["start_date"]), rel(ti["end_date"])]
-            for ti in reply.json()["task_instances"]}
 
 
 def run_ids(stack: Stack) -> set[str]:
@@ -116,7 +92,7 @@ def burst(stack: Stack, elsewhere: Lake, names: list[str], rows: int, settings: 
             "runs_ended": ended, "runs": len(started), "run_states": states,
             "runs_ok": bool(started) and set(states) == {"success"},
             "drops_per_run": sorted(len(m) for m in _drops_by_run(manifests).values()),
-            "timeline": {r["run_id"]: timeline(stack, r["run_id"], start) for r in started},
+            "timeline": {r["run_id"]: timeline(stack, DAG, r["run_id"], start) for r in started},
             "exactly_once": exactly_once, "problems": problems if not exactly_once else {}}
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.stack import Stack
+from bench.stack import Stack, runs, timeline
 from devtools.airflow_services import wait_for
 from devtools.ray_jobs import run_and_wait
 from devtools.synthetic import write_drop
@@ -32,6 +32,7 @@ from salary.model.registry import champion, load_version, promote
 
 REPO = Path(__file__).resolve().parents[1]
 STORE = FsspecStore()
+DAG = "salary_batch_predict"
 
 
 def make_champion(lake: Lake, version: str, settings: Settings) -> None:
@@ -82,6 +83,17 @@ def prediction(address: str, lake: Lake, rows: int) -> dict[str, Any]:
             "rows_per_second_job": base["rows"] / (ours["job_wall"] + ours["publish"])}
 
 
+def run_timelines(stack: Stack, before: set[str], epoch: float) -> dict[str, dict[str, Any]]:
+    """The runs not in ``before``: seconds from ``epoch`` (the drop's _SUCCESS) to the run's
+    queueing and start, and each task's queueing, start and end (where Airflow's hand-offs go)."""
+    def rel(value: str | None) -> float | None:
+        return None if value is None else round(dt.datetime.fromisoformat(value).timestamp() - epoch, 2)
+
+    return {r["run_id"]: {"run": [rel(r.get("queued_at")), rel(r.get("start_date")), rel(r.get("end_date"))],
+                          **timeline(stack, DAG, r["run_id"], epoch)}
+            for r in runs(stack, DAG) if r["run_id"] not in before}
+
+
 def latency(stack: Stack, source: Lake, version: str, settings: Settings, address: str,
             rows: int = 2_000, drops: int = 4) -> dict[str, Any]:
     """Seconds from a drop's _SUCCESS to predictions/<drop>/_SUCCESS through Airflow, one drop at
@@ -91,17 +103,21 @@ def latency(stack: Stack, source: Lake, version: str, settings: Settings, addres
     shutil.copytree(source.model_version(version).removeprefix("file://"), target, dirs_exist_ok=True)
     make_champion(lake, version, settings)
     wait_for(lambda: "for complete drops every" in stack.airflow.log("triggerer"), 180, "the drop watcher")
-    seconds = []
+    seconds, timelines = [], []
     for i in range(drops):
         drop = f"latency-{i}"
+        before = {r["run_id"] for r in runs(stack, DAG)}
         write_drop(lake, drop, rows, 2, False, seed=60 + i)
-        start = time.monotonic()
+        start, epoch = time.monotonic(), time.time()
         marker = Path(lake.predictions(drop).removeprefix("file://"), SUCCESS)
         wait_for(marker.exists, 600, str(marker), interval=0.05)
         seconds.append(time.monotonic() - start)
+        wait_for(lambda: all(r["state"] in ("success", "failed") for r in runs(stack, DAG)), 300,
+                 "the run's end")
+        timelines.append(run_timelines(stack, before, epoch))
     write_drop(source, "latency-bare", rows, 2, False, seed=70)
     bare = ray_job(address, source, "latency-bare")
     warm = statistics.median(seconds[1:])
-    return {"rows": rows, "airflow_seconds": seconds, "warm_median": warm,
+    return {"rows": rows, "airflow_seconds": seconds, "warm_median": warm, "timelines": timelines,
             "bare_job_seconds": bare["job_wall"] + bare["publish"], "bare": bare,
             "ratio": warm / (bare["job_wall"] + bare["publish"])}

@@ -5,6 +5,7 @@ in the stack's) and stopped by PID. Spark jobs run as the DAG runs them: local s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -13,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
 
 from devtools.airflow_services import AirflowServices, airflow_services
 from devtools.services import ray
@@ -52,3 +57,24 @@ def embedded_stack(work_dir: Path, lake_root: str) -> Iterator[Stack]:
             yield Stack(address, services, lake_root)
     finally:
         ray.stop(ray_dir)
+
+
+def runs(stack: Stack, dag_id: str) -> list[dict[str, Any]]:
+    """The DAG's runs from the REST API (cheap to poll, unlike a CLI process per look)."""
+    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{dag_id}/dagRuns",
+                         params={"limit": "1000", "order_by": "-run_after"}, timeout=30)
+    reply.raise_for_status()
+    return [{**r, "run_id": r["dag_run_id"]} for r in reply.json()["dag_runs"]]
+
+
+def timeline(stack: Stack, dag_id: str, run_id: str, start: float) -> dict[str, list[float | None]]:
+    """Each task of the run: seconds from ``start`` (epoch) to its queueing, start and end."""
+    reply = requests.get(f"{stack.airflow.base_url}/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+                         "/taskInstances", timeout=30)
+    reply.raise_for_status()
+
+    def rel(value: str | None) -> float | None:
+        return None if value is None else round(dt.datetime.fromisoformat(value).timestamp() - start, 2)
+
+    return {ti["task_id"]: [rel(ti.get("queued_when")), rel(ti["start_date"]), rel(ti["end_date"])]
+            for ti in reply.json()["task_instances"]}
