@@ -25,6 +25,10 @@ from airflow.sdk import BaseHook
 # A job in one of these states is over; any other (PENDING, RUNNING) may still change.
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 TAIL_LINES = 20
+# Once a job printed its result line (its last act), its status is checked this often: the
+# dashboard closes the log stream only 2-3 s after the job has ended (it looks at the status
+# every second, then reads the log once more), and a task following the job would wait for it.
+END_CHECK_SECONDS = 0.25
 # "2026-01-01 12:00:00,123 WARNING name: ..." (Python logging, Ray's own "<date> <time>\tINFO x.py:1 -- ...")
 LEVEL = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
 
@@ -248,19 +252,39 @@ class AsyncRayJobs:
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     raise RayJobsApiError(f"log tail of {job_id} broke off: {ws.exception()}")
 
+    async def logs(self, job_id: str) -> str:
+        """The job's whole output so far (one read, not a stream)."""
+        import aiohttp
+
+        async with self._session() as session, session.get(
+                f"{self.address}/api/jobs/{quote(job_id)}/logs", timeout=aiohttp.ClientTimeout(total=60)) as resp:
+            if resp.status != 200:
+                raise RayJobsApiError(f"GET logs of job {job_id}: HTTP {resp.status}: {(await resp.text())[:300]}")
+            return str((await resp.json()).get("logs") or "")
+
     async def follow(self, job_id: str, output: JobLog, poll_interval: float) -> dict[str, Any]:
         """Stream the job's output into ``output`` until the job is over; its final info. A
         stream that breaks off (a dashboard restart, a network blip) is reopened, and the
-        lines already logged are skipped."""
+        lines already logged are skipped. Once the job has printed its result line, its status
+        is checked every ``END_CHECK_SECONDS`` beside the stream, and the rest of its output is
+        read at once when it has ended (the dashboard closes the stream 2-3 s after the end)."""
         import aiohttp
 
         while True:
-            output.restart()
+            stream = asyncio.ensure_future(self._stream(job_id, output))
+            ended = asyncio.ensure_future(self._ended_after_result(job_id, output))
             try:
-                async for chunk in self.tail(job_id):
-                    output.feed(chunk)
-                output.feed("", final=True)
-            except (aiohttp.ClientError, RayJobsApiError) as exc:
+                await asyncio.wait((stream, ended), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pending in (stream, ended):
+                    pending.cancel()
+                await asyncio.gather(stream, ended, return_exceptions=True)
+            if not ended.cancelled() and ended.exception() is None:
+                await self._read_rest(job_id, output)
+                return ended.result()
+            if not stream.cancelled() and (exc := stream.exception()) is not None:
+                if not isinstance(exc, aiohttp.ClientError | RayJobsApiError):
+                    raise exc
                 output.log.warning("log stream of Ray job %s broke off (%s); reconnecting", job_id, exc)
             try:
                 info = await self.info(job_id)
@@ -270,6 +294,40 @@ class AsyncRayJobs:
                 if info["status"] in TERMINAL:
                     return info
             await asyncio.sleep(poll_interval)
+
+    async def _stream(self, job_id: str, output: JobLog) -> None:
+        output.restart()
+        async for chunk in self.tail(job_id):
+            output.feed(chunk)
+        output.feed("", final=True)
+
+    async def _ended_after_result(self, job_id: str, output: JobLog) -> dict[str, Any]:
+        """The job's info once it is over, checked only after its result line was seen."""
+        import aiohttp
+
+        while True:
+            await asyncio.sleep(END_CHECK_SECONDS)
+            if output.result is None:
+                continue
+            try:
+                info = await self.info(job_id)
+            except (aiohttp.ClientError, RayJobsApiError, TimeoutError):
+                continue  # the stream, or its reopening, goes on
+            if info["status"] in TERMINAL:
+                return info
+
+    async def _read_rest(self, job_id: str, output: JobLog) -> None:
+        """The output the stream had not delivered when the job ended, from one read of all of it."""
+        import aiohttp
+
+        try:
+            everything = await self.logs(job_id)
+        except (aiohttp.ClientError, RayJobsApiError, TimeoutError) as exc:
+            output.log.warning("the last output of Ray job %s is unavailable (%s)", job_id, exc)
+            output.feed("", final=True)
+            return
+        output.restart()
+        output.feed(everything, final=True)
 
     async def wait(self, job_id: str, output: JobLog, poll_interval: float,
                    timeout: float | None = None) -> dict[str, Any]:
