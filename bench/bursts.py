@@ -133,15 +133,23 @@ def trigger_training(stack: Stack, rows: int, seed: int) -> str:
 
 
 def training_seconds(stack: Stack, run_id: str, timeout: float = 1800) -> dict[str, Any]:
-    """Wait for the run to end; its duration (start -> end) and its state."""
+    """Wait for the run to end; its duration as the user sees it (queued by the trigger -> end),
+    the part of it spent queued, its state, and the other runs of the DAG it overlapped."""
     def ended() -> dict[str, Any] | None:
         run = next((r for r in runs(stack, "salary_training") if r["run_id"] == run_id), None)
         return run if run and run["state"] in ("success", "failed") else None
     run = wait_for(ended, timeout, f"salary_training {run_id}", interval=2)
     assert run is not None
     start, end = (dt.datetime.fromisoformat(run[k]) for k in ("start_date", "end_date"))
-    return {"run_id": run_id, "state": run["state"], "seconds": (end - start).total_seconds(),
-            "queued_at": run.get("queued_at"), "start_date": run["start_date"]}
+    queued = dt.datetime.fromisoformat(run["queued_at"]) if run.get("queued_at") else start
+    # Another run of the DAG (max_active_runs = 1) in the way: a retrain a drift event started.
+    between = [{k: r.get(k) for k in ("run_id", "run_type", "start_date", "end_date")}
+               for r in runs(stack, "salary_training") if r["run_id"] != run_id and r.get("start_date")
+               and dt.datetime.fromisoformat(r["start_date"]) < end
+               and (not r.get("end_date") or dt.datetime.fromisoformat(r["end_date"]) > queued)]
+    return {"run_id": run_id, "state": run["state"], "seconds": (end - queued).total_seconds(),
+            "queued_seconds": (start - queued).total_seconds(), "queued_at": run.get("queued_at"),
+            "start_date": run["start_date"], "runs_beside": between}
 
 
 def bursts(stack: Stack, work: Path, settings: Settings, sampler: MemorySampler, big: tuple[int, int] = (50, 100_000),

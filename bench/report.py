@@ -98,6 +98,7 @@ def burst_rows(b: dict[str, Any]) -> list[Row]:
                 f"{'all success' if r['runs_ok'] else r['run_states']}; stack peak {r['stack_peak_bytes'] / GB:.2f} GB")
 
     big, many, training = b["big"], b["many"], b["training"]
+    beside = training["beside_burst"]
     big_ok = big["exactly_once"] and big["runs_ok"]
     many_ok = many["exactly_once"] and many["runs_ok"] and many["stack_peak_bytes"] <= 8 * GB
     return [
@@ -109,7 +110,8 @@ def burst_rows(b: dict[str, Any]) -> list[Row]:
         Row("salary_training beside that burst", training["rows"], training["beside_burst"]["seconds"],
             training["alone"]["seconds"], training["ratio"], f"<= {TRAINING_BESIDE_BURST_TARGET:g}",
             training["beside_burst"]["state"] == "success" and training["ratio"] <= TRAINING_BESIDE_BURST_TARGET,
-            "the same run alone (Airflow, start -> end)"),
+            f"the same run alone (Airflow, trigger -> end; queued {beside.get('queued_seconds', 0):.0f} s, "
+            f"{len(beside.get('runs_beside') or [])} other runs beside)"),
     ]
 
 
