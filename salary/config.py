@@ -151,6 +151,7 @@ class PredictSettings:
     driver_rows: int
     psi_bins: int
     psi_drift: float
+    psi_min_rows: int
     degraded_mse_over_test: float
 
 

@@ -238,7 +238,8 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest
     with stages.stage(f"{drop}:predict"):
         prediction = scorer.predict(X, scoring.refs)
     with stages.stage(f"{drop}:monitor"):
-        monitoring = drift_report(manifest.get("reference"), X, names, settings.predict.psi_drift)
+        monitoring = drift_report(manifest.get("reference"), X, names, settings.predict.psi_drift,
+                                  settings.predict.psi_min_rows)
         live = live_metrics(valid, prediction, manifest, settings.dataset.truth.noise_floor_mse)
         if live is not None:
             monitoring["live"] = live

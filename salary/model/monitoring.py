@@ -64,15 +64,22 @@ def psi(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[
 
 
 def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequence[str],
-                 threshold: float) -> dict[str, Any]:
-    """PSI per feature and the features whose PSI exceeds ``threshold``."""
+                 threshold: float, min_rows: int = 0) -> dict[str, Any]:
+    """PSI per feature and the features whose PSI exceeds ``threshold``; fewer rows than
+    ``min_rows`` are not judged (PSI's sampling noise grows as 1/rows: a small sample of the
+    training population itself exceeds a usual threshold by chance), only reported."""
     if not reference:
         return {"psi": {}, "drifted": [], "note": "the model's manifest has no training reference"}
     values = psi(reference, X, names)
     bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": found.tolist()}
             for name, found in shares(reference, X, names).items()}
-    return {"psi": values, "threshold": threshold,
-            "drifted": sorted(name for name, value in values.items() if value > threshold), "bins": bins}
+    report = {"psi": values, "threshold": threshold, "min_rows": min_rows, "bins": bins,
+              "drifted": sorted(name for name, value in values.items() if value > threshold)}
+    if len(X) < min_rows:
+        report["drifted"] = []
+        report["note"] = (f"{len(X):,} rows, fewer than the {min_rows:,} drift is judged on: "
+                          "PSI recorded, not judged")
+    return report
 
 
 def health_verdict(result: Mapping[str, Any], degraded_mse_over_test: float) -> dict[str, Any] | None:

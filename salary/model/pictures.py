@@ -149,8 +149,8 @@ def drop_pictures(drop: str, monitoring: Mapping[str, Any], degraded_mse_over_te
         fig, ax = plt.subplots(figsize=(6, 3.5))
         threshold = float(monitoring["threshold"])
         names = list(psi)
-        ax.bar(names, [psi[n] for n in names],
-               color=["tab:red" if psi[n] > threshold else "tab:blue" for n in names])
+        drifted = set(monitoring.get("drifted") or [])
+        ax.bar(names, [psi[n] for n in names], color=["tab:red" if n in drifted else "tab:blue" for n in names])
         ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"drift threshold {threshold}")
         ax.set(ylabel="PSI vs the training data", title=f"{drop}: population stability per feature")
         ax.legend()
@@ -187,6 +187,8 @@ def drop_pictures(drop: str, monitoring: Mapping[str, Any], degraded_mse_over_te
 
     facts = {"drop": drop, "drifted features": ", ".join(monitoring.get("drifted") or []) or "none",
              **{f"PSI {k}": f"{v:.4f}" for k, v in psi.items()}}
+    if monitoring.get("note"):
+        facts["drift"] = monitoring["note"]
     if live:
         facts["live MSE / noise floor"] = f"{live['mse_over_floor']:.3f}"
     out["index.html"] = page(f"Drop {drop}", facts, [n for n in out if n.endswith(".png")])

@@ -228,7 +228,8 @@ def drop_section(request: Request, d: Mapping[str, Any]) -> str:
     psi = table(("feature", "PSI", "drifted"), ([esc(k), f"{v:.4f}", "yes" if k in (monitoring.get("drifted") or [])
                                                   else ""] for k, v in (monitoring.get("psi") or {}).items()), "psi")
     return (f'<section class="drop {verdict}"><h3>{esc(d["drop"])}: {verdict}</h3>'
-            f"<ul class=reasons>{reasons}</ul><p>{event}</p>{psi}" + facts({
+            f"<ul class=reasons>{reasons}</ul><p>{event}</p>{psi}"
+            + (f"<p class=note>{esc(monitoring['note'])}</p>" if monitoring.get("note") else "") + facts({
                 "rows in / predicted / rejected": f"{result.get('rows_in')} / {result.get('rows_predicted')} / "
                                                   f"{result.get('rows_rejected')}",
                 "rejected rows by reason": result.get("rejected_by_reason") or {},

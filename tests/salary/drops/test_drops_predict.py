@@ -152,3 +152,30 @@ def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
         assert submit_batches(doubling_model(), X[:0], 3, 2) == [] and gather([]).size == 0
     finally:
         ray.shutdown()
+
+
+def test_drift_is_judged_only_on_a_drop_big_enough_to_show_it(lake, settings):
+    """Two drops of an older population, through the job's own read, predict and monitor: the
+    one of 100 rows has its PSI recorded but no verdict (chance alone reaches the threshold at
+    that size), the one of the configured minimum is drifted on age."""
+    from devtools.synthetic import World, people, write_drop
+    from salary.drops.claims import claim_drops
+    from salary.drops.predict import Scorer, finish_drop, start_drop
+    from salary.model.features import FEATURES, features
+    from salary.model.monitoring import reference_bins
+    from salary.runtime.job import JobContext, Stages
+    from tests.helpers import lake_io
+
+    as_of = settings.dataset.as_of
+    population = features(people(50_000, 1, settings.dataset), as_of)
+    reference = reference_bins(population, FEATURES, settings.predict.psi_bins)
+    manifest = {"version": "v1", "features": list(FEATURES), "as_of": as_of.isoformat(), "reference": reference}
+    sizes = {"small": 100, "big": settings.predict.psi_min_rows}
+    for seed, (name, rows) in enumerate(sizes.items(), start=2):
+        write_drop(lake, name, rows, 1, False, seed=seed, world=World(ages=(60, 80)))
+    ctx = JobContext(lake_io(lake), settings, "run_a", Stages())
+    assert {c.drop for c in claim_drops(ctx.lake, "run_a", list(sizes), 60)} == set(sizes)
+    scorer = Scorer(doubling_model(), None, 1, batch_rows=10**6, driver_rows=10**6)
+    small, big = (finish_drop(ctx, start_drop(ctx, name, scorer, manifest), scorer, manifest) for name in sizes)
+    assert small["rows_predicted"] == 100 and small["psi"]["age"] > settings.predict.psi_drift
+    assert small["drifted"] == [] and big["drifted"] == ["age"]

@@ -25,6 +25,23 @@ def test_shifted_feature_is_flagged_alone():
     assert report["drifted"] == ["age"] and report["psi"]["age"] > 0.25
 
 
+def test_a_sample_too_small_to_judge_is_reported_not_flagged():
+    reference = reference_bins(sample(200_000, 1), NAMES)
+    small = drift_report(reference, sample(100, 2, age_shift=15), NAMES, threshold=0.25, min_rows=1000)
+    assert small["drifted"] == [] and small["psi"]["age"] > 0.25 and small["note"].startswith("100 rows")
+    enough = drift_report(reference, sample(1000, 2, age_shift=15), NAMES, threshold=0.25, min_rows=1000)
+    assert enough["drifted"] == ["age"] and "note" not in enough
+
+
+def test_the_configured_minimum_keeps_chance_far_below_the_threshold(settings):
+    """Samples of the reference population itself, at the configured minimum size: their PSI
+    stays under half the threshold (at 100 rows, 1.7% of them exceed it)."""
+    p = settings.predict
+    reference = reference_bins(sample(200_000, 1), NAMES, p.psi_bins)
+    worst = max(max(psi(reference, sample(p.psi_min_rows, seed), NAMES).values()) for seed in range(2, 202))
+    assert worst < p.psi_drift / 2
+
+
 def test_boolean_feature_gets_one_bin_per_value():
     reference = reference_bins(sample(10_000, 1), NAMES)
     assert len(reference["is_active"]["shares"]) == 2

@@ -40,6 +40,13 @@ def test_a_drop_gets_psi_distributions_and_live_mse():
     assert "live_mse.png" not in unlabelled
 
 
+def test_a_drop_too_small_to_judge_says_so_on_its_page():
+    monitoring = {"psi": {"age": 0.4}, "threshold": 0.25, "drifted": [],
+                  "note": "100 rows, fewer than the 1,000 drift is judged on: PSI recorded, not judged"}
+    page = drop_pictures("d1", monitoring, 1.5)["index.html"].decode()
+    assert "drifted features</th><td>none" in page and "fewer than the 1,000 drift is judged on" in page
+
+
 @pytest.fixture
 def lake(tmp_path, settings):
     return Lake(f"file://{tmp_path}", settings.lake)
