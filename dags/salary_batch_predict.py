@@ -6,8 +6,9 @@ Scores new data with the champion model as soon as complete drops land in
 
 ```
 asset salary_drops (watcher: DropArrivalTrigger in the triggerer) | asset salary_champion
-  -> find_drops -> predict (Ray job) -> publish -> asset salary_predictions
-                                                  -> asset salary_model_health (drift or degradation only)
+  -> find_drops -> predict (Ray job) -> publish -> draw
+                                        publish -> asset salary_predictions
+                                                -> asset salary_model_health (drift or degradation only)
 ```
 
 Event-driven: the asset watcher lists `drops/incoming/` every few seconds (WebHDFS via
@@ -20,7 +21,8 @@ whatever is waiting.
 |---|---|
 | find_drops | lists the complete drops waiting in `drops/incoming/` (all of them, not only the event's: a drop an event missed is taken too); skipped when another run took them first; fails with the cause when the watcher reported that listing keeps failing (a NameNode down is not an empty inbox) |
 | predict | Ray job `jobs/predict_drops.py` on `ray_default` (deferred: no worker slot while it runs): claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks with the champion (asset `salary_champion`), monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
-| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature, judged on drops of `psi_min_rows` rows or more) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health` (which starts `salary_training`), with the drop, the PSI per feature and the live MSE in its extra, unless another came less than `[schedule] retrain_cooldown_minutes` before; every predicted drop's verdict goes to `models/salary/health/<drop>.json`, labelled rows to the raw chunk `datasets/parquet_chunks/labelled-<drop>/` (training data from then on), pictures to `predictions/<drop>/_pictures/` (the log names them) |
+| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature, judged on drops of `psi_min_rows` rows or more) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health` (which starts `salary_training`), with the drop, the PSI per feature and the live MSE in its extra, unless another came less than `[schedule] retrain_cooldown_minutes` before; every predicted drop's verdict goes to `models/salary/health/<drop>.json`, labelled rows to the raw chunk `datasets/parquet_chunks/labelled-<drop>/` (training data from then on) |
+| draw | each predicted drop's pictures to `predictions/<drop>/_pictures/` (the log names them); a task of its own so that the predictions and the events above do not wait for them (a burst of hundreds of drops takes minutes to draw) |
 
 A crash anywhere leaves the drop claimed by the run; the task's retry resumes it, and another
 run takes it over once the claim's lease (config `[predict]`) has expired.
@@ -90,8 +92,8 @@ with DAG(
     @task(task_id="publish", outlets=[PREDICTIONS, MODEL_HEALTH_ALIAS], inlets=[MODEL_HEALTH])
     def publish(lake_root: str, run_id: str, job: Any, outlet_events=None, inlet_events=None) -> dict:
         """Make the staged predictions and rejections visible; retire the drops; a drifted or
-        degraded drop is an event of the model-health asset (one per cooldown); draw each drop."""
-        from salary.drops.health import draw_drops, judge_drops
+        degraded drop is an event of the model-health asset (one per cooldown)."""
+        from salary.drops.health import judge_drops
         from salary.drops.publish import publish_all
         from salary.lake import open_lake
         from salary.runtime.job import task_summary
@@ -104,9 +106,21 @@ with DAG(
                              P.degraded_mse_over_test)
         for alert in (a for a in alerts if a["event"]):
             outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=alert)
-        pictures = draw_drops(lake, summary["drops"], P.degraded_mse_over_test)
-        task_summary("publish", run_id, {**summary, "health_alerts": alerts, "pictures": pictures})
+        task_summary("publish", run_id, {**summary, "health_alerts": alerts})
         return summary
 
+    @task(task_id="draw")
+    def draw(lake_root: str, run_id: str, published: dict) -> dict:
+        """Each predicted drop's pictures next to its published predictions."""
+        from salary.drops.health import draw_drops
+        from salary.lake import open_lake
+        from salary.runtime.job import task_summary
+
+        pictures = draw_drops(open_lake(lake_root, SETTINGS.lake), published["drops"], P.degraded_mse_over_test)
+        undrawn = sorted(drop for drop, folder in pictures.items() if folder is None)
+        task_summary("draw", run_id, {"drawn": len(pictures) - len(undrawn), "undrawn": undrawn})
+        return pictures
+
     find_drops(lake_root="{{ var.value.lake_root }}") >> predict
-    publish(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}", job=predict.output)
+    published = publish(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}", job=predict.output)
+    draw(lake_root="{{ var.value.lake_root }}", run_id="{{ run_id }}", published=published)

@@ -97,7 +97,7 @@ def test_nothing_arriving_predicts_nothing(predicted):
     assert len(runs_before) <= 1, runs_before
     for run in runs_before:
         assert services.task_states("salary_batch_predict", run["run_id"]) == {
-            "find_drops": "skipped", "predict": "skipped", "publish": "skipped"}
+            "find_drops": "skipped", "predict": "skipped", "publish": "skipped", "draw": "skipped"}
 
 
 def test_each_drop_starts_exactly_one_run_that_predicts_it(predicted):

@@ -21,7 +21,12 @@ def dag():
 
 def test_tasks_and_edges(dag):
     edges = {(up, down) for down in dag.task_ids for up in dag.get_task(down).upstream_task_ids}
-    assert edges == {("find_drops", "predict"), ("predict", "publish")}
+    assert edges == {("find_drops", "predict"), ("predict", "publish"), ("publish", "draw")}
+
+
+def test_pictures_are_drawn_after_the_events_by_a_task_without_outlets(dag):
+    """publish's asset events are sent when publish ends: drawing is not on their way."""
+    assert dag.get_task("draw").outlets == [] and dag.get_task("draw").upstream_task_ids == {"publish"}
 
 
 def test_runs_on_drop_events_from_a_watcher_on_the_drops_asset(dag, settings):
