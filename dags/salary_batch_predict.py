@@ -110,7 +110,7 @@ with DAG(
         return summary
 
     @task(task_id="draw")
-    def draw(lake_root: str, run_id: str, published: dict) -> dict:
+    def draw(lake_root: str, run_id: str, published: Any) -> dict:
         """Each predicted drop's pictures next to its published predictions."""
         from salary.drops.health import draw_drops
         from salary.lake import open_lake
