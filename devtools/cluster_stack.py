@@ -263,10 +263,21 @@ class Stack:
         """The task's log as its lines (events), fetched through the REST API."""
         doc = self.api("GET", f"/dags/{dag_id}/dagRuns/{_q(run_id)}/taskInstances/{task_id}/logs/{try_number}"
                               "?full_content=true")
-        lines = []
-        for item in doc["content"]:
-            lines.append(item.get("event", "") if isinstance(item, dict) else str(item))
-        return lines
+        return log_lines(doc["content"])
+
+
+def log_lines(content: list[Any]) -> list[str]:
+    """A task log's lines as the UI shows them: each event, and after "Task failed with
+    exception" the exceptions it carries (``error_detail``) as ``type: message``."""
+    lines = []
+    for item in content:
+        if not isinstance(item, dict):
+            lines.append(str(item))
+            continue
+        lines.append(item.get("event", ""))
+        lines += [f"{e.get('exc_type')}: {e.get('exc_value')}" for e in item.get("error_detail") or []
+                  if isinstance(e, dict)]
+    return lines
 
 
 def _q(value: str) -> str:
