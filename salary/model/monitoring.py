@@ -73,12 +73,11 @@ def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequenc
     values = psi(reference, X, names)
     bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": found.tolist()}
             for name, found in shares(reference, X, names).items()}
+    judged = len(X) >= min_rows
     report = {"psi": values, "threshold": threshold, "min_rows": min_rows, "bins": bins,
-              "drifted": sorted(name for name, value in values.items() if value > threshold)}
-    if len(X) < min_rows:
-        report["drifted"] = []
-        report["note"] = (f"{len(X):,} rows, fewer than the {min_rows:,} drift is judged on: "
-                          "PSI recorded, not judged")
+              "drifted": sorted(name for name, value in values.items() if judged and value > threshold)}
+    if not judged:
+        report["note"] = f"{len(X):,} rows, fewer than the {min_rows:,} drift is judged on: PSI recorded, not judged"
     return report
 
 
