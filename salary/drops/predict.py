@@ -147,30 +147,37 @@ def labelled_table(valid: pd.DataFrame) -> pa.Table | None:
         "name": pa.nulls(len(rows), pa.string()),
         "age": pa.array(rows["age"].to_numpy(np.int32)),
         "salary": pa.array(rows[LABEL].to_numpy(np.float64)),
-        "signup_date": pa.array(pd.to_datetime(rows["signup_date"]).dt.date, pa.date32()),
+        # Straight from the column (dates, or datetimes at midnight): a detour through pandas'
+        # datetimes and back to Python dates took 0.25 s of a 1M-row drop's 1 s of writing.
+        "signup_date": pa.array(rows["signup_date"]).cast(pa.date32()),
         "is_active": pa.array(rows["is_active"].to_numpy(bool)),
     }
     return pa.table({c: arrays[c] for c in RAW_COLUMNS})
 
 
-def _stage_labelled(store: Store, folder: str, table: pa.Table, result: dict[str, Any]) -> None:
-    write_parquet(store, join(folder, "part-0.parquet"), table)
-    store.write_json(join(folder, MANIFEST), {
-        "drop": result["drop"], "rows": table.num_rows, "labelled_at": dt.datetime.now(dt.UTC).isoformat(),
-        "run": result["run"], "model_version": result["model_version"]})
-    store.write_atomic(join(folder, SUCCESS), b"")
-
-
-def _stage_predictions(store: Store, folder: str, table: pa.Table, monitoring: dict[str, Any],
-                       result: dict[str, Any]) -> None:
-    with ThreadPoolExecutor(2) as pool:  # Arrow encodes and the HDFS client writes off the GIL
-        done = [pool.submit(write_parquet, store, join(folder, "predictions.parquet"), table),
-                pool.submit(write_csv, store, join(folder, "predictions.csv"), table)]
-        for future in done:
+def _stage_outputs(store: Store, staged: str, labelled: pa.Table | None, predictions: pa.Table | None,
+                   monitoring: dict[str, Any], result: dict[str, Any]) -> None:
+    """The drop's training rows (``labelled/``) and predictions (``predictions/``) in its staging
+    folder: the three data files encoded and written at once (Arrow encodes and the HDFS client
+    writes off the GIL), then each folder's manifest and _SUCCESS, last."""
+    files = [] if labelled is None else [(write_parquet, join(staged, "labelled", "part-0.parquet"), labelled)]
+    if predictions is not None:
+        files += [(write_parquet, join(staged, "predictions", "predictions.parquet"), predictions),
+                  (write_csv, join(staged, "predictions", "predictions.csv"), predictions)]
+    with ThreadPoolExecutor(len(files) or 1) as pool:
+        for future in [pool.submit(write, store, uri, table) for write, uri, table in files]:
             future.result()
-    store.write_json(join(folder, "monitoring.json"), monitoring)
-    store.write_json(join(folder, MANIFEST), result)
-    store.write_atomic(join(folder, SUCCESS), b"")  # last: the folder is complete
+    if labelled is not None:
+        folder = join(staged, "labelled")
+        store.write_json(join(folder, MANIFEST), {
+            "drop": result["drop"], "rows": labelled.num_rows, "labelled_at": dt.datetime.now(dt.UTC).isoformat(),
+            "run": result["run"], "model_version": result["model_version"]})
+        store.write_atomic(join(folder, SUCCESS), b"")
+    if predictions is not None:
+        folder = join(staged, "predictions")
+        store.write_json(join(folder, "monitoring.json"), monitoring)
+        store.write_json(join(folder, MANIFEST), result)
+        store.write_atomic(join(folder, SUCCESS), b"")  # last: the folder is complete
 
 
 def _rejected_whole(store: Store, staged: str, result: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -255,13 +262,10 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest
         if len(rejected):
             stage_rejected(store, join(staged, "rejected"), drop, f"{len(rejected)} of {scoring.rows_in} rows rejected",
                            counts, rejected, owner)
-        labelled = labelled_table(valid)
+        labelled = labelled_table(valid)  # training data from now on (published with the predictions)
         result["rows_labelled"] = 0 if labelled is None else labelled.num_rows
-        if labelled is not None:  # training data from now on (published with the predictions)
-            _stage_labelled(store, join(staged, "labelled"), labelled, result)
-        if len(valid):
-            _stage_predictions(store, join(staged, "predictions"),
-                               prediction_table(valid, X, names, prediction, manifest["version"]), monitoring, result)
+        predictions = prediction_table(valid, X, names, prediction, manifest["version"]) if len(valid) else None
+        _stage_outputs(store, staged, labelled, predictions, monitoring, result)
     log.info("drop %s: %d rows in, %d predicted, %d rejected %s; PSI %s", drop, result["rows_in"],
              result["rows_predicted"], result["rows_rejected"], counts or "", monitoring.get("psi"))
     return result

@@ -50,7 +50,10 @@ def test_a_labelled_drops_rows_become_a_raw_chunk_of_the_training_data():
     assert table["name"].null_count == 2 and str(table.schema.field("name").type) == "string"
     assert str(table.schema.field("signup_date").type) == "date32[day]"
     assert table["is_active"].to_pylist() == [True, True]
+    assert table["signup_date"].to_pylist() == [dt.date(2025, 1, 1)] * 2
     assert labelled_table(rows()) is None and labelled_table(rows([np.nan] * 3)) is None
+    as_datetimes = rows([10.0, np.nan, 14.0]).assign(signup_date=pd.Timestamp("2025-01-01"))
+    assert labelled_table(as_datetimes).equals(table)
 
 
 def test_a_drop_predicted_before_is_resumed_by_its_run_and_refused_to_others(lake, settings):
@@ -179,3 +182,50 @@ def test_drift_is_judged_only_on_a_drop_big_enough_to_show_it(lake, settings):
     small, big = (finish_drop(ctx, start_drop(ctx, name, scorer, manifest), scorer, manifest) for name in sizes)
     assert small["rows_predicted"] == 100 and small["psi"]["age"] > settings.predict.psi_drift
     assert small["drifted"] == [] and big["drifted"] == ["age"]
+
+
+def test_a_labelled_drop_stages_its_training_rows_and_its_predictions_each_folder_complete(lake, settings):
+    """Through the job's own start_drop/finish_drop: labelled/ holds the labelled rows as a raw
+    chunk with its manifest, predictions/ the predicted rows in Parquet and CSV with theirs, each
+    folder with _SUCCESS; the counts reconcile."""
+    import io
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from devtools.synthetic import write_drop
+    from salary.drops.claims import claim_drops
+    from salary.drops.predict import Scorer, finish_drop, start_drop
+    from salary.drops.publish import staging_dir
+    from salary.lake import MANIFEST, SUCCESS, join
+    from salary.model.features import FEATURES
+    from salary.runtime.job import JobContext, Stages
+    from salary.schema import RAW_COLUMNS
+    from tests.helpers import STORE, lake_io
+
+    write_drop(lake, "labelled-drop", 500, 2, True, seed=3)
+    ctx = JobContext(lake_io(lake), settings, "run_a", Stages())
+    claim_drops(ctx.lake, "run_a", ["labelled-drop"], 60)
+    manifest = {"version": "v1", "features": list(FEATURES), "as_of": settings.dataset.as_of.isoformat()}
+    scorer = Scorer(doubling_model(), None, 1, batch_rows=10**6, driver_rows=10**6)
+    result = finish_drop(ctx, start_drop(ctx, "labelled-drop", scorer, manifest), scorer, manifest)
+    assert result["rows_in"] == result["rows_predicted"] == result["rows_labelled"] == 500
+
+    staged = staging_dir(lake, "run_a", "labelled-drop")
+    def read(uri):
+        return io.BytesIO(STORE.read_bytes(uri))
+
+    labelled = pq.read_table(read(join(staged, "labelled", "part-0.parquet")))
+    assert labelled.column_names == list(RAW_COLUMNS) and labelled.num_rows == 500
+    assert str(labelled.schema.field("signup_date").type) == "date32[day]"
+    chunk = STORE.read_json(join(staged, "labelled", MANIFEST))
+    assert chunk["rows"] == 500 and chunk["run"] == "run_a" and chunk["labelled_at"]
+    folder = join(staged, "predictions")
+    parquet = pq.read_table(read(join(folder, "predictions.parquet")))
+    csv = pacsv.read_csv(read(join(folder, "predictions.csv")))
+    assert parquet.num_rows == csv.num_rows == 500 and parquet.column_names == csv.column_names
+    assert parquet["prediction"].to_pylist() == pytest.approx((2 * parquet["age"].to_numpy()).tolist())
+    assert labelled["signup_date"].to_pylist() == parquet["signup_date"].to_pylist()
+    assert STORE.read_json(join(folder, MANIFEST))["rows_predicted"] == 500
+    assert "psi" in STORE.read_json(join(folder, "monitoring.json"))
+    assert STORE.exists(join(staged, "labelled", SUCCESS)) and STORE.exists(join(folder, SUCCESS))
