@@ -27,6 +27,7 @@ from salary.model.registry import promote, publish_version
 
 T0 = dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC)
 DROPS_PER_RUN = 10
+SMALL = (3, 4)  # in the second run: two drops too small to judge alone, drifted pooled
 
 
 def training_run_id(i: int) -> str:
@@ -94,6 +95,12 @@ def write_drops(lake: LakeIO[FsspecStore], settings: Settings, count: int) -> li
             result = {"drop": drop, "status": "predicted", "run": run_id, "model_version": "v", "rows_in": 1000,
                       "rows_predicted": 990, "rows_rejected": 10, "rejected_by_reason": {"age_out_of_range": 10},
                       "psi": monitoring["psi"], "drifted": monitoring["drifted"], "live": monitoring["live"]}
+            if start // DROPS_PER_RUN == 1 and j % DROPS_PER_RUN in SMALL:  # judged only as a pool
+                monitoring = {**monitoring, "psi": {**monitoring["psi"], "age": 0.45}, "rows": 600, "judged": False,
+                              "min_rows": 1000, "note": "600 rows, fewer than the 1,000 drift is judged on: "
+                                                        "PSI recorded, not judged"}
+                result.update(rows_in=600, rows_predicted=600, rows_rejected=0, rejected_by_reason={},
+                              psi=monitoring["psi"])
             folder = lake.paths.predictions(drop)
             lake.store.write_json(join(folder, "monitoring.json"), monitoring)
             for name, data in pictures[drifted].items():
@@ -101,10 +108,15 @@ def write_drops(lake: LakeIO[FsspecStore], settings: Settings, count: int) -> li
             lake.store.write_json(join(folder, MANIFEST), result)
             lake.store.write_atomic(join(folder, SUCCESS), b"")
             results.append(result)
+        small = [r["drop"] for r in results if r.get("rows_in") == 600]
+        pooled = {"drops": small, "rows": 600 * len(small), "psi": {"age": 0.45, "is_active": 0.01,
+                                                                     "tenure_years": 0.03},
+                  "threshold": threshold, "min_rows": 1000, "judged": True, "drifted": ["age"]} if small else None
         judge_drops(lake, run_id, results, None, dt.timedelta(minutes=settings.schedule.retrain_cooldown_minutes),
-                    degraded, now=T0 + dt.timedelta(days=start // DROPS_PER_RUN))
+                    degraded, now=T0 + dt.timedelta(days=start // DROPS_PER_RUN), pooled=pooled)
         lake.store.write_json(join(lake.paths.report("predict_drops", run_id), "summary.json"), {
-            "job": "predict_drops", "run_id": run_id, "model_version": "v", "drops": results, "seconds": 12.0})
+            "job": "predict_drops", "run_id": run_id, "model_version": "v", "drops": results, "pooled_drift": pooled,
+            "seconds": 12.0})
     return names
 
 

@@ -31,22 +31,51 @@ def cooldown_decisions(verdicts: Sequence[Mapping[str, Any]], last_event_at: dt.
     return out
 
 
+def pooled_verdict(pooled: Mapping[str, Any] | None, predicted: Sequence[str],
+                   model_version: str | None) -> dict[str, Any] | None:
+    """The verdict of the drops too small to be judged alone, pooled (``pooled_drift``), when
+    the pool drifted; only its drops that were predicted count. Pure."""
+    drops = sorted(set((pooled or {}).get("drops") or []) & set(predicted))
+    if not pooled or not pooled.get("drifted") or not drops:
+        return None
+    rows = f"the {pooled['rows']:,} rows of {len(pooled['drops'])} drops too small to judge alone, pooled"
+    label = f"a pool of {len(drops)} small drop{'s' * (len(drops) != 1)}"
+    return {"drop": label, "pooled_drops": drops, "model_version": model_version,
+            "reasons": [f"PSI of {name} {pooled['psi'][name]:.3f} above the threshold on {rows}"
+                        for name in pooled["drifted"]],
+            "drifted_features": list(pooled["drifted"]), "psi": pooled["psi"], "live_mse": None,
+            "live_mse_over_test": None}
+
+
 def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
                 last_event_at: dt.datetime | None, cooldown: dt.timedelta, degraded_mse_over_test: float,
-                now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Record the health of every predicted drop; return the unhealthy ones with their event decision."""
+                now: dt.datetime | None = None, pooled: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Record the health of every predicted drop; return the unhealthy ones with their event
+    decision, and the pool of small drops (``pooled``) when it drifted: one verdict and at most
+    one event for the pool, its reasons in the health record of each of its drops."""
     now = now or dt.datetime.now(dt.UTC)
     predicted = [r for r in drops if r["status"] == "predicted"]
     verdicts = {r["drop"]: health_verdict(r, degraded_mse_over_test) for r in predicted}
-    decided = {d["drop"]: d for d in cooldown_decisions([v for v in verdicts.values() if v], last_event_at, now,
-                                                        cooldown)}
+    pool = pooled_verdict(pooled, list(verdicts), predicted[0].get("model_version") if predicted else None)
+    decided = {d["drop"]: d for d in cooldown_decisions([v for v in verdicts.values() if v] + ([pool] if pool else []),
+                                                        last_event_at, now, cooldown)}
+    pool_decided = decided.get(pool["drop"]) if pool else None
     for drop, verdict in verdicts.items():
         record = decided.get(drop) or {"drop": drop, "healthy": True, "event": False}
-        lake.store.write_json(lake.paths.health_record(drop), {**record, "healthy": verdict is None, "run": run_id,
+        if pool_decided and drop in pool_decided["pooled_drops"]:
+            own = record.get("reasons") or []
+            record = {**record, "reasons": own + pool_decided["reasons"], "pooled": True,
+                      "event": bool(record.get("event")) or pool_decided["event"],
+                      "why": record.get("why") or pool_decided["why"]}
+        healthy = verdict is None and "pooled" not in record
+        lake.store.write_json(lake.paths.health_record(drop), {**record, "healthy": healthy, "run": run_id,
                                                     "decided_at": now.isoformat()})
         if verdict:
             log.warning("drop %s: %s; %s", drop, "; ".join(verdict["reasons"]),
                         "a model-health event" if record["event"] else record["why"])
+    if pool_decided:
+        log.warning("%s: %s; %s", pool_decided["drop"], "; ".join(pool_decided["reasons"]),
+                    "a model-health event" if pool_decided["event"] else pool_decided["why"])
     return list(decided.values())
 
 

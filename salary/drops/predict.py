@@ -31,7 +31,7 @@ from salary.errors import BadInputError
 from salary.lake import MANIFEST, SUCCESS, Store, join
 from salary.lake.tables import write_csv, write_parquet
 from salary.model.features import features
-from salary.model.monitoring import drift_report
+from salary.model.monitoring import drift_report, pooled_drift
 from salary.model.registry import champion, load_version
 from salary.runtime.job import JobContext, Stages
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
@@ -236,9 +236,10 @@ def start_drop(ctx: JobContext[Any], drop: str, scorer: Scorer, manifest: dict[s
     return Scoring(result, staged, len(table), valid, rejected, X, names, scorer.submit(X, stages))
 
 
-def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest: dict[str, Any]) -> dict[str, Any]:
+def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest: dict[str, Any],
+                unjudged: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Wait for a drop's predictions, check them against its reference and stage its outputs.
-    Returns its result record."""
+    Returns its result record; a drift report too small to be judged goes into ``unjudged``."""
     store, settings, owner, stages = ctx.lake.store, ctx.settings, ctx.run_id, ctx.stages
     result, valid, rejected, X, names = scoring.result, scoring.valid, scoring.rejected, scoring.X, scoring.names
     drop, staged = result["drop"], scoring.staged
@@ -250,6 +251,8 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest
         live = live_metrics(valid, prediction, manifest, settings.dataset.truth.noise_floor_mse)
         if live is not None:
             monitoring["live"] = live
+        if unjudged is not None and monitoring.get("judged") is False and monitoring.get("rows"):
+            unjudged[drop] = monitoring
     counts = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
     result.update(status="predicted" if len(valid) else "rejected", rows_in=scoring.rows_in,
                   rows_predicted=len(valid), rows_rejected=len(rejected), rejected_by_reason=counts,
@@ -307,8 +310,14 @@ def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]
     with stages.stage("claim"):
         claims = claim_drops(lake, ctx.run_id, wanted, settings.claim_lease_seconds)
     log.info("claimed %s", [(c.drop, c.how) for c in claims] or "nothing")
+    unjudged: dict[str, dict[str, Any]] = {}
     results = predict_pipelined(lambda drop: start_drop(ctx, drop, scorer, manifest),
-                                lambda scoring: finish_drop(ctx, scoring, scorer, manifest), [c.drop for c in claims])
+                                lambda scoring: finish_drop(ctx, scoring, scorer, manifest, unjudged),
+                                [c.drop for c in claims])
     results = [{**result, "claim": c.how} for c, result in zip(claims, results, strict=True)]
-    return {"model_version": manifest["version"], "drops": results, "cluster_cpus": cpus,
+    pooled = pooled_drift(unjudged, settings.psi_drift, settings.psi_min_rows)
+    if pooled is not None:
+        log.info("%d drops too small to judge alone, pooled (%d rows): PSI %s, drifted %s", len(pooled["drops"]),
+                 pooled["rows"], pooled["psi"], pooled["drifted"] or "none")
+    return {"model_version": manifest["version"], "drops": results, "pooled_drift": pooled, "cluster_cpus": cpus,
             "warm_workers": scorer.warm_workers}

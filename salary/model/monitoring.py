@@ -53,14 +53,25 @@ def shares(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> di
     return out
 
 
+def _psi(expected: Sequence[float], found: np.ndarray) -> float:
+    expected_shares = np.clip(np.asarray(expected), EPSILON, None)
+    actual = np.clip(found, EPSILON, None)
+    return float(np.sum((actual - expected_shares) * np.log(actual / expected_shares)))
+
+
 def psi(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """PSI per feature of the rows ``X`` against ``reference`` (features it lacks are skipped)."""
-    out: dict[str, float] = {}
-    for name, found in shares(reference, X, names).items():
-        expected = np.clip(np.asarray(reference[name]["shares"]), EPSILON, None)
-        actual = np.clip(found, EPSILON, None)
-        out[name] = float(np.sum((actual - expected) * np.log(actual / expected)))
-    return out
+    return {name: _psi(reference[name]["shares"], found) for name, found in shares(reference, X, names).items()}
+
+
+def _judged(values: Mapping[str, float], rows: int, threshold: float, min_rows: int) -> dict[str, Any]:
+    judged = rows >= min_rows
+    report: dict[str, Any] = {"psi": values, "threshold": threshold, "rows": rows, "min_rows": min_rows,
+                              "judged": judged,
+                              "drifted": sorted(name for name, value in values.items() if judged and value > threshold)}
+    if not judged:
+        report["note"] = f"{rows:,} rows, fewer than the {min_rows:,} drift is judged on: PSI recorded, not judged"
+    return report
 
 
 def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequence[str],
@@ -70,15 +81,27 @@ def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequenc
     training population itself exceeds a usual threshold by chance), only reported."""
     if not reference:
         return {"psi": {}, "drifted": [], "note": "the model's manifest has no training reference"}
-    values = psi(reference, X, names)
-    bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": found.tolist()}
-            for name, found in shares(reference, X, names).items()}
-    judged = len(X) >= min_rows
-    report = {"psi": values, "threshold": threshold, "min_rows": min_rows, "bins": bins,
-              "drifted": sorted(name for name, value in values.items() if judged and value > threshold)}
-    if not judged:
-        report["note"] = f"{len(X):,} rows, fewer than the {min_rows:,} drift is judged on: PSI recorded, not judged"
-    return report
+    found = shares(reference, X, names)
+    bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": f.tolist()}
+            for name, f in found.items()}
+    values = {name: _psi(reference[name]["shares"], f) for name, f in found.items()}
+    return {**_judged(values, len(X), threshold, min_rows), "bins": bins}
+
+
+def pooled_drift(reports: Mapping[str, Mapping[str, Any]], threshold: float, min_rows: int) -> dict[str, Any] | None:
+    """Drift of several drops taken as one sample: the drops' ``drift_report``s (by drop) that
+    were too small to be judged alone, their bin shares summed by rows. Many small drops of a
+    shifted population drift together where none could alone. None for fewer than two drops."""
+    reports = {drop: r for drop, r in reports.items() if r.get("bins") and r.get("rows")}
+    if len(reports) < 2:
+        return None
+    rows = sum(int(r["rows"]) for r in reports.values())
+    features = set.intersection(*(set(r["bins"]) for r in reports.values()))
+    values = {}
+    for name in sorted(features):
+        counts = np.sum([np.asarray(r["bins"][name]["drop"]) * int(r["rows"]) for r in reports.values()], axis=0)
+        values[name] = _psi(next(iter(reports.values()))["bins"][name]["reference"], counts / rows)
+    return {**_judged(values, rows, threshold, min_rows), "drops": sorted(reports)}
 
 
 def health_verdict(result: Mapping[str, Any], degraded_mse_over_test: float) -> dict[str, Any] | None:

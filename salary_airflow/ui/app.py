@@ -225,8 +225,7 @@ def drop_section(request: Request, d: Mapping[str, Any]) -> str:
     reasons = "".join(f"<li>{esc(r)}</li>" for r in health.get("reasons") or [])
     event = ("a model-health event was sent" if health.get("event") else "no model-health event")
     event += f" ({esc(health.get('why'))})" if health.get("why") else ""
-    psi = table(("feature", "PSI", "drifted"), ([esc(k), f"{v:.4f}", "yes" if k in (monitoring.get("drifted") or [])
-                                                  else ""] for k, v in (monitoring.get("psi") or {}).items()), "psi")
+    psi = psi_table(monitoring)
     return (f'<section class="drop {verdict}"><h3>{esc(d["drop"])}: {verdict}</h3>'
             f"<ul class=reasons>{reasons}</ul><p>{event}</p>{psi}"
             + (f"<p class=note>{esc(monitoring['note'])}</p>" if monitoring.get("note") else "") + facts({
@@ -239,12 +238,31 @@ def drop_section(request: Request, d: Mapping[str, Any]) -> str:
             + images(request, "drop", d["drop"], d.get("pictures") or []) + "</section>")
 
 
+def psi_table(monitoring: Mapping[str, Any]) -> str:
+    drifted = monitoring.get("drifted") or []
+    return table(("feature", "PSI", "drifted"), ([esc(k), f"{v:.4f}", "yes" if k in drifted else ""]
+                                                 for k, v in (monitoring.get("psi") or {}).items()), "psi")
+
+
+def pooled_section(pooled: Mapping[str, Any] | None) -> str:
+    """The drift of a run's drops too small to be judged alone, taken as one sample."""
+    if not pooled:
+        return ""
+    drifted = pooled.get("drifted") or []
+    verdict = "drifted" if drifted else "judged: no drift" if pooled.get("judged") else "not judged"
+    drops = pooled.get("drops") or []
+    return (f'<section class="pool{" drifted" if drifted else ""}"><h3>{len(drops)} drops too small to '
+            f"judge alone, pooled ({pooled.get('rows', 0):,} rows): {esc(verdict)}</h3>{psi_table(pooled)}"
+            + (f"<p class=note>{esc(pooled['note'])}</p>" if pooled.get("note") else "")
+            + f"<p>{esc(', '.join(drops))}</p></section>")
+
+
 def prediction_html(request: Request, run: Mapping[str, Any]) -> str:
     drops = run["drops"]
     body = (f"<p>Model {esc(run['model_version'])}; {len(drops)} drops.</p>" if drops
             else "<p>This run predicted no drops.</p>")
-    return page(request, f"salary_batch_predict run {run['run_id']}", body + "".join(
-        drop_section(request, d) for d in drops))
+    return page(request, f"salary_batch_predict run {run['run_id']}", body + pooled_section(run.get("pooled_drift"))
+                + "".join(drop_section(request, d) for d in drops))
 
 
 def drops_html(request: Request, records: Sequence[Mapping[str, Any]]) -> str:

@@ -178,15 +178,16 @@ def drop_verdict(lake: Lake, run_id: str, result: Mapping[str, Any]) -> dict[str
 
 
 def prediction_run(lake: Lake, run_id: str) -> dict[str, Any]:
-    """A salary_batch_predict run: every drop it claimed and what became of it."""
+    """A salary_batch_predict run: every drop it claimed and what became of it, and the drift
+    of its drops too small to be judged alone, pooled."""
     checked_name(run_id, "run")
     summary = lake.store.read_json(join(lake.paths.report("predict_drops", run_id), "summary.json"))
     if summary is None:
-        return {"run_id": run_id, "model_version": None, "drops": [], "seconds": None}
+        return {"run_id": run_id, "model_version": None, "drops": [], "pooled_drift": None, "seconds": None}
     published = {r["drop"]: r for r in _published_results(lake, [r["drop"] for r in summary.get("drops") or []])}
     drops = [drop_verdict(lake, run_id, {**r, **published.get(r["drop"], {})}) for r in summary.get("drops") or []]
     return {"run_id": run_id, "model_version": summary.get("model_version"), "drops": drops,
-            "seconds": summary.get("seconds")}
+            "pooled_drift": summary.get("pooled_drift"), "seconds": summary.get("seconds")}
 
 
 def _published_results(lake: Lake, drops: list[str]) -> list[dict[str, Any]]:

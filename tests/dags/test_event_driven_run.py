@@ -238,3 +238,43 @@ def test_every_run_and_drop_leaves_its_pictures(drifted):
         pictures = Path(lake.predictions(drop).removeprefix("file://"), "_pictures")
         assert {p.name for p in pictures.iterdir()} == {"index.html", "psi.png", "distributions.png",
                                                         *(["live_mse.png"] if labelled else [])}
+
+
+SMALL = [f"small-changed-{i}" for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def pooled(drifted, tmp_path_factory):
+    """Three unlabelled drops from the changed world, each too small to be judged alone (700 rows),
+    moved into incoming/ at once (inside the cooldown of drop-changed-1's event)."""
+    services, lake, _, _ = drifted
+    runs_before = {r["run_id"] for r in services.runs("salary_batch_predict")}
+    elsewhere = Lake(f"file://{tmp_path_factory.mktemp('small')}/lake", lake.layout)
+    for i, name in enumerate(SMALL):
+        make_drop(elsewhere, name, 700, 200 + i, "--no-salary", "--ages", "60-80")
+    for name in SMALL:
+        os.rename(Path(elsewhere.incoming.removeprefix("file://"), name),
+                  Path(lake.incoming.removeprefix("file://"), name))
+    published = [Path(lake.predictions(name).removeprefix("file://"), SUCCESS) for name in SMALL]
+    wait_for(lambda: all(p.exists() for p in published), 600, "the small drops to be published", interval=0.2)
+    wait_for(lambda: all(r["state"] in ("success", "failed") for r in services.runs("salary_batch_predict")), 300,
+             "their runs to end")
+    return services, lake, [r for r in services.runs("salary_batch_predict") if r["run_id"] not in runs_before]
+
+
+def test_small_drops_of_a_changed_world_drift_together(pooled):
+    """None is judged alone; the run's pool of them drifted on age, and each pooled drop's health
+    record says so (no second event: drop-changed-1's cooldown)."""
+    services, lake, runs = pooled
+    assert runs and {r["state"] for r in runs} == {"success"}, runs
+    summaries = [read_json(f"{lake.report('predict_drops', r['run_id'])}/summary.json") for r in runs]
+    pools = [s["pooled_drift"] for s in summaries if s.get("pooled_drift")]
+    assert pools and all(p["drifted"] == ["age"] and p["rows"] >= 1_400 for p in pools), pools
+    for name in (drop for pool in pools for drop in pool["drops"]):
+        monitoring = read_json(f"{lake.predictions(name)}/monitoring.json")
+        assert monitoring["judged"] is False and monitoring["drifted"] == [] and monitoring["psi"]["age"] > 0.25
+        record = read_json(lake.health_record(name))
+        assert record["healthy"] is False and record["pooled"] is True and record["reasons"][-1].endswith("pooled")
+        assert record["event"] is False and record["why"].startswith("cooldown"), record
+    print(f"\nsmall drops pooled: {[(p['drops'], p['rows'], p['psi']) for p in pools]}")
+    assert len(asset_events(services, "salary_model_health")) == 1

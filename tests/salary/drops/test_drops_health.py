@@ -38,3 +38,34 @@ def test_every_predicted_drop_gets_a_health_record(tmp_path, settings):
     older = store.read_json(lake.health_record("older"))
     assert older["healthy"] is False and older["event"] is False and older["why"].startswith("cooldown")
     assert not store.exists(lake.health_record("bad"))
+
+
+def test_a_drifted_pool_of_small_drops_is_one_verdict_recorded_on_each_of_its_drops(tmp_path, settings):
+    """The pool gets one event decision (after the drops' own verdicts, in the same cooldown); each
+    pooled drop's record says it is unhealthy and why; drops outside the pool are untouched."""
+    from salary.lake import Lake, LakeIO
+
+    store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
+    pooled = {"drops": ["s1", "s2", "gone"], "rows": 1200, "psi": {"age": 0.61, "tenure_years": 0.02},
+              "drifted": ["age"], "judged": True}
+    drops = [result("s1"), result("s2"), result("big"), result("gone", status="rejected")]
+    alerts = judge_drops(LakeIO(lake, store), "run1", drops, None, HOUR, 1.5, now=T0, pooled=pooled)
+    [pool] = alerts
+    assert pool["event"] is True and pool["pooled_drops"] == ["s1", "s2"] and pool["drifted_features"] == ["age"]
+    assert pool["reasons"] == ["PSI of age 0.610 above the threshold on the 1,200 rows of 3 drops too small to "
+                               "judge alone, pooled"]
+    for drop in ("s1", "s2"):
+        record = store.read_json(lake.health_record(drop))
+        assert record["healthy"] is False and record["pooled"] and record["reasons"] == pool["reasons"]
+        assert record["event"] is True and record["drop"] == drop
+    assert store.read_json(lake.health_record("big"))["healthy"] is True
+
+    # Inside the cooldown of a drop's own event: recorded, no second event.
+    alerts = judge_drops(LakeIO(lake, store), "run2", [result("old", ["age"]), result("s3")], None, HOUR, 1.5,
+                         now=T0, pooled={**pooled, "drops": ["s3", "s4"]})
+    assert [(a["drop"], a["event"]) for a in alerts] == [("old", True), ("a pool of 1 small drop", False)]
+    assert store.read_json(lake.health_record("s3"))["why"].startswith("cooldown")
+    # A pool that did not drift changes nothing.
+    judge_drops(LakeIO(lake, store), "run3", [result("s5")], None, HOUR, 1.5, now=T0,
+                pooled={**pooled, "drops": ["s5", "s6"], "drifted": []})
+    assert store.read_json(lake.health_record("s5"))["healthy"] is True

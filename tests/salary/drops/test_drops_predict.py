@@ -179,9 +179,12 @@ def test_drift_is_judged_only_on_a_drop_big_enough_to_show_it(lake, settings):
     ctx = JobContext(lake_io(lake), settings, "run_a", Stages())
     assert {c.drop for c in claim_drops(ctx.lake, "run_a", list(sizes), 60)} == set(sizes)
     scorer = Scorer(doubling_model(), None, 1, batch_rows=10**6, driver_rows=10**6)
-    small, big = (finish_drop(ctx, start_drop(ctx, name, scorer, manifest), scorer, manifest) for name in sizes)
+    unjudged: dict = {}
+    small, big = (finish_drop(ctx, start_drop(ctx, name, scorer, manifest), scorer, manifest, unjudged)
+                  for name in sizes)
     assert small["rows_predicted"] == 100 and small["psi"]["age"] > settings.predict.psi_drift
     assert small["drifted"] == [] and big["drifted"] == ["age"]
+    assert list(unjudged) == ["small"] and unjudged["small"]["rows"] == 100  # for the run's pool
 
 
 def test_a_labelled_drop_stages_its_training_rows_and_its_predictions_each_folder_complete(lake, settings):

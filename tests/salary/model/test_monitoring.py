@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salary.model.monitoring import drift_report, health_verdict, psi, reference_bins
+from salary.model.monitoring import drift_report, health_verdict, pooled_drift, psi, reference_bins
 
 NAMES = ("age", "is_active", "tenure_years")
 
@@ -40,6 +40,33 @@ def test_the_configured_minimum_keeps_chance_far_below_the_threshold(settings):
     reference = reference_bins(sample(200_000, 1), NAMES, p.psi_bins)
     worst = max(max(psi(reference, sample(p.psi_min_rows, seed), NAMES).values()) for seed in range(2, 202))
     assert worst < p.psi_drift / 2
+
+
+def test_small_samples_pooled_are_judged_as_the_sample_of_all_their_rows():
+    """Twenty samples of 50-145 rows of a shifted population: none is judged alone; pooled, their
+    PSI is exactly that of their 1,950 rows together, and age drifted. Twenty of the reference's
+    own population pooled do not drift."""
+    reference = reference_bins(sample(200_000, 1), NAMES)
+    shifted = [sample(50 + 5 * i, seed, age_shift=15) for i, seed in enumerate(range(2, 22))]
+    reports = {f"d{i}": drift_report(reference, X, NAMES, 0.25, min_rows=1000) for i, X in enumerate(shifted)}
+    assert not any(r["judged"] or r["drifted"] for r in reports.values())
+    pooled = pooled_drift(reports, 0.25, min_rows=1000)
+    together = drift_report(reference, np.concatenate(shifted), NAMES, 0.25, min_rows=1000)
+    assert pooled["psi"] == pytest.approx(together["psi"]) and pooled["rows"] == 1950 and pooled["judged"]
+    assert pooled["drifted"] == ["age"] and pooled["drops"] == sorted(reports)
+    same = {f"s{seed}": drift_report(reference, sample(100, seed), NAMES, 0.25, 1000) for seed in range(30, 50)}
+    assert pooled_drift(same, 0.25, 1000)["drifted"] == []
+
+
+def test_a_pool_is_judged_only_with_enough_rows_and_two_drops():
+    reference = reference_bins(sample(200_000, 1), NAMES)
+    reports = {f"d{seed}": drift_report(reference, sample(100, seed, 15), NAMES, 0.25, 1000) for seed in (2, 3)}
+    few = pooled_drift(reports, 0.25, min_rows=1000)
+    assert few["judged"] is False and few["drifted"] == [] and few["note"].startswith("200 rows")
+    assert pooled_drift({"d2": reports["d2"]}, 0.25, 1000) is None
+    assert pooled_drift({**reports, "empty": drift_report(reference, sample(0, 4), NAMES, 0.25, 1000)},
+                        0.25, 1000)["drops"] == ["d2", "d3"]
+    assert pooled_drift({"a": drift_report(None, sample(10, 1), NAMES, 0.25), "b": reports["d2"]}, 0.25, 1000) is None
 
 
 def test_boolean_feature_gets_one_bin_per_value():

@@ -66,6 +66,17 @@ def test_a_prediction_run_shows_each_drop_verdict_and_rejection(lake):
     assert rejected["drop"] == "drop-0024.parquet" and "not a readable Parquet file" in rejected["rejection"]["reason"]
 
 
+def test_a_runs_small_drops_show_their_pooled_drift(lake):
+    run = catalog.prediction_run(lake, prediction_run_id(1))
+    assert run["pooled_drift"]["drops"] == ["drop-0013.parquet", "drop-0014.parquet"]
+    small = next(d for d in run["drops"] if d["drop"] == "drop-0013.parquet")
+    assert small["monitoring"]["note"].startswith("600 rows, fewer than the 1,000")
+    assert small["health"]["healthy"] is False and small["health"]["pooled"] is True
+    assert small["health"]["reasons"] == ["PSI of age 0.450 above the threshold on the 1,200 rows of 2 drops too "
+                                          "small to judge alone, pooled"]
+    assert catalog.prediction_run(lake, prediction_run_id(0))["pooled_drift"] is None
+
+
 def test_an_unknown_run_shows_nothing_rather_than_failing(lake):
     assert catalog.prediction_run(lake, "manual__nothing")["drops"] == []
     assert catalog.training_run(lake, "manual__nothing") == {"run_id": "manual__nothing", "jobs": {}, "model": None}

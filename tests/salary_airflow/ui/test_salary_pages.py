@@ -109,6 +109,15 @@ def test_pictures_are_streamed_png(ui):
     assert next(resp.iter_content(8)) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_run_page_shows_its_small_drops_pooled_and_why_each_was_not_judged_alone(ui):
+    page = get(ui, f"salary/runs/salary_batch_predict/{quote(prediction_run_id(1))}", token(ui, "viewer")).text
+    assert '<section class="pool drifted"><h3>2 drops too small to judge alone, pooled (1,200 rows): drifted' in page
+    assert page.count("600 rows, fewer than the 1,000 drift is judged on: PSI recorded, not judged") == 2
+    assert page.count("on the 1,200 rows of 2 drops too small to judge alone, pooled</li>") == 2
+    assert "pooled" not in get(ui, f"salary/runs/salary_batch_predict/{quote(prediction_run_id(0))}",
+                               token(ui, "viewer")).text
+
+
 def test_the_model_history_names_every_version_and_the_champion(ui):
     doc = get(ui, "salary/api/model", token(ui, "viewer")).json()
     assert [v["version"] for v in doc["versions"]] == [path_segment(training_run_id(i)) for i in range(8)]
