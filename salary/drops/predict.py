@@ -251,7 +251,7 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest
         live = live_metrics(valid, prediction, manifest, settings.dataset.truth.noise_floor_mse)
         if live is not None:
             monitoring["live"] = live
-        if unjudged is not None and monitoring.get("judged") is False and monitoring.get("rows"):
+        if unjudged is not None and monitoring.get("judged") is False:  # pooled_drift skips empty ones
             unjudged[drop] = monitoring
     counts = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
     result.update(status="predicted" if len(valid) else "rejected", rows_in=scoring.rows_in,

@@ -59,9 +59,13 @@ def _psi(expected: Sequence[float], found: np.ndarray) -> float:
     return float(np.sum((actual - expected_shares) * np.log(actual / expected_shares)))
 
 
+def _psi_by_feature(reference: dict[str, Any], found: Mapping[str, np.ndarray]) -> dict[str, float]:
+    return {name: _psi(reference[name]["shares"], f) for name, f in found.items()}
+
+
 def psi(reference: dict[str, Any], X: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """PSI per feature of the rows ``X`` against ``reference`` (features it lacks are skipped)."""
-    return {name: _psi(reference[name]["shares"], found) for name, found in shares(reference, X, names).items()}
+    return _psi_by_feature(reference, shares(reference, X, names))
 
 
 def _judged(values: Mapping[str, float], rows: int, threshold: float, min_rows: int) -> dict[str, Any]:
@@ -84,8 +88,7 @@ def drift_report(reference: dict[str, Any] | None, X: np.ndarray, names: Sequenc
     found = shares(reference, X, names)
     bins = {name: {"edges": reference[name]["edges"], "reference": reference[name]["shares"], "drop": f.tolist()}
             for name, f in found.items()}
-    values = {name: _psi(reference[name]["shares"], f) for name, f in found.items()}
-    return {**_judged(values, len(X), threshold, min_rows), "bins": bins}
+    return {**_judged(_psi_by_feature(reference, found), len(X), threshold, min_rows), "bins": bins}
 
 
 def pooled_drift(reports: Mapping[str, Mapping[str, Any]], threshold: float, min_rows: int) -> dict[str, Any] | None:
