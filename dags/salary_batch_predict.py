@@ -21,7 +21,7 @@ whatever is waiting.
 |---|---|
 | find_drops | lists the complete drops waiting in `drops/incoming/` (all of them, not only the event's: a drop an event missed is taken too); skipped when another run took them first; fails with the cause when the watcher reported that listing keeps failing (a NameNode down is not an empty inbox) |
 | predict | Ray job `jobs/predict_drops.py` on `ray_default` (deferred: no worker slot while it runs): claims the drops (one rename each: overlapping runs never share a drop), validates, predicts in parallel Ray tasks with the champion (asset `salary_champion`), monitors drift (PSI) and, with true salaries, the live MSE; stages the outputs |
-| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature, judged on drops of `psi_min_rows` rows or more; the run's smaller drops are judged pooled, as one sample) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health` (which starts `salary_training`), with the drop, the PSI per feature and the live MSE in its extra, unless another came less than `[schedule] retrain_cooldown_minutes` before; every predicted drop's verdict goes to `models/salary/health/<drop>.json`, labelled rows to the raw chunk `datasets/parquet_chunks/labelled-<drop>/` (training data from then on) |
+| publish | renames the staged outputs into `predictions/<drop>/` (`_SUCCESS` inside) and `drops/rejected/<drop>/` (with `_REASON.json`), then moves the drop to `drops/processed/`; a drop that drifted (PSI above `[predict] psi_drift` on a feature, judged on drops of `psi_min_rows` rows or more; the run's smaller drops are judged pooled, as one sample, with the earlier runs' small drops no pool could judge yet, which wait in `models/salary/health/_pool/` for `psi_pool_max_age_hours`) or degraded (live MSE above `degraded_mse_over_test` x the model's test MSE) is an event of `salary_model_health` (which starts `salary_training`), with the drop, the PSI per feature and the live MSE in its extra, unless another came less than `[schedule] retrain_cooldown_minutes` before; every predicted drop's verdict goes to `models/salary/health/<drop>.json`, labelled rows to the raw chunk `datasets/parquet_chunks/labelled-<drop>/` (training data from then on) |
 | draw | each predicted drop's pictures to `predictions/<drop>/_pictures/` (the log names them); a task of its own so that the predictions and the events above do not wait for them (a burst of hundreds of drops takes minutes to draw) |
 
 A crash anywhere leaves the drop claimed by the run; the task's retry resumes it, and another
@@ -93,7 +93,7 @@ with DAG(
     def publish(lake_root: str, run_id: str, job: Any, outlet_events=None, inlet_events=None) -> dict:
         """Make the staged predictions and rejections visible; retire the drops; a drifted or
         degraded drop is an event of the model-health asset (one per cooldown)."""
-        from salary.drops.health import judge_drops
+        from salary.drops.health import carry_pool, judge_drops
         from salary.drops.publish import publish_all
         from salary.lake import open_lake
         from salary.runtime.job import task_summary
@@ -101,12 +101,15 @@ with DAG(
         lake = open_lake(lake_root, SETTINGS.lake)
         summary = publish_all(lake, run_id, job["drops"])
         last = inlet_events[MODEL_HEALTH].ascending(False).limit(1)
+        now = dt.datetime.now(dt.UTC)
         alerts = judge_drops(lake, run_id, summary["drops"], last[0].timestamp if len(last) else None,
                              dt.timedelta(minutes=SETTINGS.schedule.retrain_cooldown_minutes),
-                             P.degraded_mse_over_test, pooled=job.get("pooled_drift"))
+                             P.degraded_mse_over_test, now=now, pooled=job.get("pooled_drift"))
         for alert in (a for a in alerts if a["event"]):
             outlet_events[MODEL_HEALTH_ALIAS].add(MODEL_HEALTH, extra=alert)
-        task_summary("publish", run_id, {**summary, "health_alerts": alerts})
+        pool = carry_pool(lake, run_id, summary["drops"], job.get("pooled_drift"), job.get("model_version"), now,
+                          dt.timedelta(hours=P.psi_pool_max_age_hours))
+        task_summary("publish", run_id, {**summary, "health_alerts": alerts, "drift_pool": pool})
         return summary
 
     @task(task_id="draw")

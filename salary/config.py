@@ -152,6 +152,7 @@ class PredictSettings:
     psi_bins: int
     psi_drift: float
     psi_min_rows: int
+    psi_pool_max_age_hours: float
     degraded_mse_over_test: float
 
 

@@ -1,6 +1,7 @@
 """What the published drops say about the champion: a health record per predicted drop in
 ``models/salary/health/<drop>.json``, which of them become model-health events (a drifted or
-degraded drop, at most one event per cooldown), and each drop's pictures."""
+degraded drop, at most one event per cooldown), the small drops waiting for a later run's pool
+(``models/salary/health/_pool/<drop>.json``), and each drop's pictures."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from salary.config import PredictSettings
 from salary.lake import LakeIO, join
-from salary.model.monitoring import health_verdict
+from salary.model.monitoring import health_verdict, pooled_drift
 from salary.model.pictures import PICTURES, drop_pictures, save_pictures
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,8 @@ def cooldown_decisions(verdicts: Sequence[Mapping[str, Any]], last_event_at: dt.
 def pooled_verdict(pooled: Mapping[str, Any] | None, predicted: Sequence[str],
                    model_version: str | None) -> dict[str, Any] | None:
     """The verdict of the drops too small to be judged alone, pooled (``pooled_drift``), when
-    the pool drifted; only its drops that were predicted count. Pure."""
-    drops = sorted(set((pooled or {}).get("drops") or []) & set(predicted))
+    the pool drifted; only its drops that were predicted, or carried from earlier runs, count. Pure."""
+    drops = sorted(set((pooled or {}).get("drops") or []) & {*predicted, *((pooled or {}).get("carried") or [])})
     if not pooled or not pooled.get("drifted") or not drops:
         return None
     rows = f"the {pooled['rows']:,} rows of {len(pooled['drops'])} drops too small to judge alone, pooled"
@@ -74,9 +76,66 @@ def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
             log.warning("drop %s: %s; %s", drop, "; ".join(verdict["reasons"]),
                         "a model-health event" if record["event"] else record["why"])
     if pool_decided:
+        for drop in (d for d in pool_decided["pooled_drops"] if d not in verdicts):  # carried from earlier runs
+            record = lake.store.read_json(lake.paths.health_record(drop)) or {"drop": drop, "reasons": []}
+            lake.store.write_json(lake.paths.health_record(drop), {
+                **record, "healthy": False, "pooled": True, "pooled_by": run_id, "decided_at": now.isoformat(),
+                "reasons": (record.get("reasons") or []) + pool_decided["reasons"],
+                "event": bool(record.get("event")) or pool_decided["event"],
+                "why": record.get("why") or pool_decided["why"]})
         log.warning("%s: %s; %s", pool_decided["drop"], "; ".join(pool_decided["reasons"]),
                     "a model-health event" if pool_decided["event"] else pool_decided["why"])
     return list(decided.values())
+
+
+def pool_small_drops(lake: LakeIO, unjudged: Mapping[str, Mapping[str, Any]], model_version: str,
+                     run_drops: Sequence[str], now: dt.datetime, settings: PredictSettings) -> dict[str, Any] | None:
+    """A run's drops too small to be judged alone (their drift reports by drop, ``unjudged``)
+    pooled with the earlier runs' that wait in ``_pool/`` (scored by ``model_version``, younger
+    than ``psi_pool_max_age_hours``; not the run's own ``run_drops``): ``pooled_drift`` of them
+    all, ``carried`` naming the earlier ones. None for fewer than two drops."""
+    folder, max_age = lake.paths.drift_pool, dt.timedelta(hours=settings.psi_pool_max_age_hours)
+    docs = [lake.store.read_json(join(folder, name)) for name in lake.store.names(folder) if name.endswith(".json")]
+    carried = {doc["drop"]: doc["report"] for doc in docs
+               if doc and doc.get("model_version") == model_version and doc["drop"] not in run_drops
+               and now - dt.datetime.fromisoformat(doc["at"]) <= max_age}
+    pooled = pooled_drift({**carried, **unjudged}, settings.psi_drift, settings.psi_min_rows)
+    if pooled is None:
+        return None
+    pooled["carried"] = sorted(set(carried) & set(pooled["drops"]))
+    log.info("%d drops too small to judge alone (%d from earlier runs), pooled (%d rows): PSI %s, %s",
+             len(pooled["drops"]), len(pooled["carried"]), pooled["rows"], pooled["psi"],
+             f"drifted {pooled['drifted'] or 'none'}" if pooled["judged"] else "too few rows to judge yet")
+    return pooled
+
+
+def carry_pool(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]], pooled: Mapping[str, Any] | None,
+               model_version: str | None, now: dt.datetime, max_age: dt.timedelta) -> dict[str, list[str]]:
+    """After publishing: the run's predicted drops too small to be judged, whose pool was not
+    judged either, wait in ``_pool/`` for a later run's pool (their published drift report,
+    with the model that scored them); a judged pool's members, and waiting drops of another
+    model or older than ``max_age``, leave it. Returns the drops now waiting and those removed."""
+    folder = lake.paths.drift_pool
+    judged = set(pooled["drops"]) if pooled and pooled.get("judged") else set()
+    small = [r["drop"] for r in drops if r["status"] == "predicted" and r.get("judged") is False]
+    for drop in (d for d in small if d not in judged):
+        report = lake.store.read_json(join(lake.paths.predictions(drop), "monitoring.json"))
+        if report:
+            lake.store.write_json(join(folder, f"{drop}.json"), {
+                "drop": drop, "model_version": model_version, "run": run_id, "at": now.isoformat(), "report": report})
+    removed, waiting = [], []
+    for name in (n for n in lake.store.names(folder) if n.endswith(".json")):
+        doc = lake.store.read_json(join(folder, name)) or {}
+        stale = (doc.get("model_version") != model_version or "at" not in doc
+                 or now - dt.datetime.fromisoformat(doc["at"]) > max_age)
+        if doc.get("drop") in judged or stale:
+            lake.store.delete(join(folder, name))
+            removed.append(name.removesuffix(".json"))
+        else:
+            waiting.append(name.removesuffix(".json"))
+    if waiting or removed:
+        log.info("drops waiting for a drift pool: %s; left it: %s", waiting or "none", removed or "none")
+    return {"waiting": waiting, "removed": removed}
 
 
 def draw_drops(lake: LakeIO, drops: Sequence[Mapping[str, Any]],

@@ -25,13 +25,14 @@ import ray
 
 from salary.drops import PREDICTION, REJECT_REASON, DropRejected
 from salary.drops.claims import claim_drops
+from salary.drops.health import pool_small_drops
 from salary.drops.publish import already_published, stage_rejected, staging_dir
 from salary.drops.validate import read_drop, validate_rows
 from salary.errors import BadInputError
 from salary.lake import MANIFEST, SUCCESS, Store, join
 from salary.lake.tables import write_csv, write_parquet
 from salary.model.features import features
-from salary.model.monitoring import drift_report, pooled_drift
+from salary.model.monitoring import drift_report
 from salary.model.registry import champion, load_version
 from salary.runtime.job import JobContext, Stages
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
@@ -256,7 +257,8 @@ def finish_drop(ctx: JobContext[Any], scoring: Scoring, scorer: Scorer, manifest
     counts = rejected[REJECT_REASON].value_counts().to_dict() if len(rejected) else {}
     result.update(status="predicted" if len(valid) else "rejected", rows_in=scoring.rows_in,
                   rows_predicted=len(valid), rows_rejected=len(rejected), rejected_by_reason=counts,
-                  psi=monitoring.get("psi"), drifted=monitoring.get("drifted"), live=monitoring.get("live"))
+                  psi=monitoring.get("psi"), drifted=monitoring.get("drifted"), judged=monitoring.get("judged"),
+                  live=monitoring.get("live"))
     if result["rows_in"] != result["rows_predicted"] + result["rows_rejected"] or len(prediction) != len(valid):
         raise AssertionError(f"{drop}: rows do not reconcile: {result}")
 
@@ -315,9 +317,7 @@ def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]
                                 lambda scoring: finish_drop(ctx, scoring, scorer, manifest, unjudged),
                                 [c.drop for c in claims])
     results = [{**result, "claim": c.how} for c, result in zip(claims, results, strict=True)]
-    pooled = pooled_drift(unjudged, settings.psi_drift, settings.psi_min_rows)
-    if pooled is not None:
-        log.info("%d drops too small to judge alone, pooled (%d rows): PSI %s, drifted %s", len(pooled["drops"]),
-                 pooled["rows"], pooled["psi"], pooled["drifted"] or "none")
+    pooled = pool_small_drops(lake, unjudged, manifest["version"], [r["drop"] for r in results],
+                              dt.datetime.now(dt.UTC), settings)
     return {"model_version": manifest["version"], "drops": results, "pooled_drift": pooled, "cluster_cpus": cpus,
             "warm_workers": scorer.warm_workers}

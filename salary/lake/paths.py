@@ -94,6 +94,11 @@ class Lake:
         """The model-health verdict on one predicted drop, and whether it was an event."""
         return join(self.models, "health", f"{drop}.json")
 
+    @property
+    def drift_pool(self) -> str:
+        """Drift reports of drops too small to be judged, waiting for a later run's pool."""
+        return join(self.models, "health", "_pool")
+
     def model_version(self, version: str) -> str:
         return join(self.models, path_segment(version))
 

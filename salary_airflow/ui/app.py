@@ -249,12 +249,14 @@ def pooled_section(pooled: Mapping[str, Any] | None) -> str:
     if not pooled:
         return ""
     drifted = pooled.get("drifted") or []
-    verdict = "drifted" if drifted else "judged: no drift" if pooled.get("judged") else "not judged"
-    drops = pooled.get("drops") or []
+    verdict = ("drifted" if drifted else "judged: no drift" if pooled.get("judged")
+               else "not judged yet (too few rows): they wait for the next runs")
+    drops, carried = pooled.get("drops") or [], pooled.get("carried") or []
     return (f'<section class="pool{" drifted" if drifted else ""}"><h3>{len(drops)} drops too small to '
             f"judge alone, pooled ({pooled.get('rows', 0):,} rows): {esc(verdict)}</h3>{psi_table(pooled)}"
             + (f"<p class=note>{esc(pooled['note'])}</p>" if pooled.get("note") else "")
-            + f"<p>{esc(', '.join(drops))}</p></section>")
+            + f"<p>{esc(', '.join(drops))}</p>"
+            + (f"<p>from earlier runs: {esc(', '.join(carried))}</p>" if carried else "") + "</section>")
 
 
 def prediction_html(request: Request, run: Mapping[str, Any]) -> str:

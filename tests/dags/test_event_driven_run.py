@@ -278,3 +278,44 @@ def test_small_drops_of_a_changed_world_drift_together(pooled):
         assert record["event"] is False and record["why"].startswith("cooldown"), record
     print(f"\nsmall drops pooled: {[(p['drops'], p['rows'], p['psi']) for p in pools]}")
     assert len(asset_events(services, "salary_model_health")) == 1
+
+
+TRICKLE = [f"trickle-{i}" for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def trickled(pooled):
+    """Two more small drops of the changed world (600 rows), the second moved into incoming/
+    after the first's run ended: no run holds both."""
+    services, lake, _ = pooled
+    runs_before = {r["run_id"] for r in services.runs("salary_batch_predict")}
+    for i, name in enumerate(TRICKLE):
+        make_drop(lake, name, 600, 300 + i, "--no-salary", "--ages", "60-80")
+        wait_for(Path(lake.predictions(name).removeprefix("file://"), SUCCESS).exists, 600, f"{name} to be published",
+                 interval=0.2)
+        wait_for(lambda: all(r["state"] in ("success", "failed") for r in services.runs("salary_batch_predict")),
+                 300, f"{name}'s run to end")
+    return services, lake, [r for r in services.runs("salary_batch_predict") if r["run_id"] not in runs_before]
+
+
+def test_small_drops_of_separate_runs_drift_together(trickled):
+    """A small drop no pool could judge waits in the lake for a later run's pool: the two runs'
+    drops (with a small drop the pooled phase left waiting, if any) are judged as one sample,
+    an earlier run's drop marked by the later run; whatever is still waiting was never judged."""
+    services, lake, runs = trickled
+    assert len(runs) == 2 and {r["state"] for r in runs} == {"success"}, runs
+    pools = [p for r in runs if (p := read_json(f"{lake.report('predict_drops', r['run_id'])}/summary.json")
+                                 .get("pooled_drift"))]
+    (pool,) = [p for p in pools if p["judged"]]
+    assert pool["carried"] and set(pool["carried"]) < set(pool["drops"]) and pool["drifted"] == ["age"], pool
+    assert set(pool["drops"]) & set(TRICKLE), pool
+    for name in pool["drops"]:
+        record = read_json(lake.health_record(name))
+        assert record["healthy"] is False and record["pooled"] is True, record
+        if name in pool["carried"]:
+            assert record["pooled_by"] in {r["run_id"] for r in runs}, record
+    waiting = Path(lake.drift_pool.removeprefix("file://"))
+    left = sorted(p.name.removesuffix(".json") for p in waiting.iterdir()) if waiting.exists() else []
+    assert not set(left) & set(pool["drops"]) and set(TRICKLE) <= {*pool["drops"], *left}, (left, pool)
+    for name in left:
+        assert read_json(lake.health_record(name))["healthy"] is True

@@ -61,6 +61,9 @@ def drift(stack, scaled_run, tmp_path_factory):
                    "prediction runs to finish")
         put_drop(stack, folder, "changed-2.parquet", 6)
         time.sleep(20)  # an event would have queued a training run by now
+        # Before the pause below: a paused DAG's run gets no further task (draw comes after publish).
+        wait_until(lambda: all(r["state"] in ("success", "failed") for r in predict_runs(stack)), 300,
+                   "prediction runs to finish")
         stack.sampler.phase = "between runs"
         return retrain, state, [r for r in training_runs(stack) if r["dag_run_id"] not in before]
     finally:

@@ -69,3 +69,52 @@ def test_a_drifted_pool_of_small_drops_is_one_verdict_recorded_on_each_of_its_dr
     judge_drops(LakeIO(lake, store), "run3", [result("s5")], None, HOUR, 1.5, now=T0,
                 pooled={**pooled, "drops": ["s5", "s6"], "drifted": []})
     assert store.read_json(lake.health_record("s5"))["healthy"] is True
+
+
+def test_a_trickle_of_small_drops_one_per_run_is_judged_once_their_rows_suffice(tmp_path, settings):
+    """One small drop of a shifted population per run: each waits in _pool/ until the runs'
+    drops together reach psi_min_rows; then one pooled verdict marks all of them, including the
+    earlier runs', and the pool empties. Another model's or too old a waiting drop is not pooled."""
+    from devtools.synthetic import World, people
+    from salary.drops.health import carry_pool, pool_small_drops
+    from salary.lake import Lake, LakeIO, join
+    from salary.model.features import FEATURES, features
+    from salary.model.monitoring import drift_report, reference_bins
+
+    p = settings.predict
+    store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
+    io, day = LakeIO(lake, store), dt.timedelta(hours=p.psi_pool_max_age_hours)
+    reference = reference_bins(features(people(50_000, 1, settings.dataset), settings.dataset.as_of), FEATURES,
+                               p.psi_bins)
+    rows = p.psi_min_rows * 2 // 5  # three runs' drops reach psi_min_rows, two do not
+
+    def run(n: int, drop: str) -> dict | None:
+        X = features(people(rows, n + 10, settings.dataset, world=World(ages=(60, 80))), settings.dataset.as_of)
+        report = drift_report(reference, X, FEATURES, p.psi_drift, p.psi_min_rows)
+        assert report["judged"] is False and report["drifted"] == []
+        store.write_json(join(lake.predictions(drop), "monitoring.json"), report)  # as published
+        now = T0 + n * HOUR
+        pooled = pool_small_drops(io, {drop: report}, "v1", [drop], now, p)
+        drops = [{**result(drop), "judged": False}]
+        judge_drops(io, f"run{n}", drops, None, HOUR, 1.5, now=now, pooled=pooled)
+        carry_pool(io, f"run{n}", drops, pooled, "v1", now, day)
+        return pooled
+
+    # Waiting from before, never pooled: another model's drop, and one older than the limit.
+    for name, version, at in (("other-model", "v0", T0), ("too-old", "v1", T0 - day)):
+        store.write_json(join(lake.drift_pool, f"{name}.json"), {"drop": name, "model_version": version, "at":
+                                                                 at.isoformat(), "report": {"rows": 900}})
+    assert run(1, "a") is None  # one drop is no pool; it waits
+    assert store.names(lake.drift_pool) == ["a.json"]  # the other model's and the old one are gone
+    second = run(2, "b")
+    assert second["judged"] is False and second["drops"] == ["a", "b"] and second["carried"] == ["a"]
+    assert store.read_json(lake.health_record("a"))["healthy"] is True
+    third = run(3, "c")
+    assert third["judged"] is True and third["rows"] == 3 * rows and "age" in third["drifted"]
+    assert third["drops"] == ["a", "b", "c"] and third["carried"] == ["a", "b"]
+    for drop in "abc":
+        record = store.read_json(lake.health_record(drop))
+        assert record["healthy"] is False and record["pooled"] and record["event"] is True, record
+        assert any("3 drops too small to judge alone" in r for r in record["reasons"]), record
+    assert store.read_json(lake.health_record("a"))["pooled_by"] == "run3"
+    assert store.names(lake.drift_pool) == []  # judged: nobody waits

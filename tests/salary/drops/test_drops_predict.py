@@ -184,6 +184,7 @@ def test_drift_is_judged_only_on_a_drop_big_enough_to_show_it(lake, settings):
                   for name in sizes)
     assert small["rows_predicted"] == 100 and small["psi"]["age"] > settings.predict.psi_drift
     assert small["drifted"] == [] and big["drifted"] == ["age"]
+    assert small["judged"] is False and big["judged"] is True  # publish keeps the small one for later pools
     assert list(unjudged) == ["small"] and unjudged["small"]["rows"] == 100  # for the run's pool
 
 

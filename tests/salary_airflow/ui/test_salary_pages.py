@@ -118,6 +118,15 @@ def test_a_run_page_shows_its_small_drops_pooled_and_why_each_was_not_judged_alo
                                token(ui, "viewer")).text
 
 
+def test_a_pool_too_small_to_judge_says_its_drops_wait_and_names_the_earlier_runs_ones():
+    from salary_airflow.ui.app import pooled_section
+
+    section = pooled_section({"drops": ["a", "b"], "carried": ["a"], "rows": 800, "judged": False, "drifted": [],
+                              "psi": {"age": 0.3}})
+    assert "2 drops too small to judge alone, pooled (800 rows): not judged yet (too few rows)" in section
+    assert "<p>from earlier runs: a</p>" in section and 'class="pool"' in section
+
+
 def test_the_model_history_names_every_version_and_the_champion(ui):
     doc = get(ui, "salary/api/model", token(ui, "viewer")).json()
     assert [v["version"] for v in doc["versions"]] == [path_segment(training_run_id(i)) for i in range(8)]
