@@ -97,7 +97,7 @@ def pool_small_drops(lake: LakeIO, unjudged: Mapping[str, Mapping[str, Any]], mo
     folder, max_age = lake.paths.drift_pool, dt.timedelta(hours=settings.psi_pool_max_age_hours)
     docs = [lake.store.read_json(join(folder, name)) for name in lake.store.names(folder) if name.endswith(".json")]
     carried = {doc["drop"]: doc["report"] for doc in docs
-               if doc and doc.get("model_version") == model_version and doc["drop"] not in run_drops
+               if doc and doc.get("model_version") == model_version and "at" in doc and doc["drop"] not in run_drops
                and now - dt.datetime.fromisoformat(doc["at"]) <= max_age}
     pooled = pooled_drift({**carried, **unjudged}, settings.psi_drift, settings.psi_min_rows)
     if pooled is None:
