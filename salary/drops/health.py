@@ -49,6 +49,12 @@ def pooled_verdict(pooled: Mapping[str, Any] | None, predicted: Sequence[str],
             "live_mse_over_test": None}
 
 
+def with_pool(record: Mapping[str, Any], pool: Mapping[str, Any]) -> dict[str, Any]:
+    """A drop's health record with its drifted pool's decided verdict added. Pure."""
+    return {**record, "reasons": (record.get("reasons") or []) + pool["reasons"], "pooled": True,
+            "event": bool(record.get("event")) or pool["event"], "why": record.get("why") or pool["why"]}
+
+
 def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
                 last_event_at: dt.datetime | None, cooldown: dt.timedelta, degraded_mse_over_test: float,
                 now: dt.datetime | None = None, pooled: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -65,10 +71,7 @@ def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
     for drop, verdict in verdicts.items():
         record = decided.get(drop) or {"drop": drop, "healthy": True, "event": False}
         if pool_decided and drop in pool_decided["pooled_drops"]:
-            own = record.get("reasons") or []
-            record = {**record, "reasons": own + pool_decided["reasons"], "pooled": True,
-                      "event": bool(record.get("event")) or pool_decided["event"],
-                      "why": record.get("why") or pool_decided["why"]}
+            record = with_pool(record, pool_decided)
         healthy = verdict is None and "pooled" not in record
         lake.store.write_json(lake.paths.health_record(drop), {**record, "healthy": healthy, "run": run_id,
                                                     "decided_at": now.isoformat()})
@@ -77,15 +80,19 @@ def judge_drops(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]],
                         "a model-health event" if record["event"] else record["why"])
     if pool_decided:
         for drop in (d for d in pool_decided["pooled_drops"] if d not in verdicts):  # carried from earlier runs
-            record = lake.store.read_json(lake.paths.health_record(drop)) or {"drop": drop, "reasons": []}
+            record = with_pool(lake.store.read_json(lake.paths.health_record(drop)) or {"drop": drop}, pool_decided)
             lake.store.write_json(lake.paths.health_record(drop), {
-                **record, "healthy": False, "pooled": True, "pooled_by": run_id, "decided_at": now.isoformat(),
-                "reasons": (record.get("reasons") or []) + pool_decided["reasons"],
-                "event": bool(record.get("event")) or pool_decided["event"],
-                "why": record.get("why") or pool_decided["why"]})
+                **record, "healthy": False, "pooled_by": run_id, "decided_at": now.isoformat()})
         log.warning("%s: %s; %s", pool_decided["drop"], "; ".join(pool_decided["reasons"]),
                     "a model-health event" if pool_decided["event"] else pool_decided["why"])
     return list(decided.values())
+
+
+def may_wait(entry: Mapping[str, Any], model_version: str | None, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    """Whether a waiting drop (an entry of ``_pool/``) may still join a pool: scored by
+    ``model_version`` and younger than ``max_age``. Pure."""
+    return (entry.get("model_version") == model_version and "at" in entry
+            and now - dt.datetime.fromisoformat(entry["at"]) <= max_age)
 
 
 def pool_small_drops(lake: LakeIO, unjudged: Mapping[str, Mapping[str, Any]], model_version: str,
@@ -97,8 +104,7 @@ def pool_small_drops(lake: LakeIO, unjudged: Mapping[str, Mapping[str, Any]], mo
     folder, max_age = lake.paths.drift_pool, dt.timedelta(hours=settings.psi_pool_max_age_hours)
     docs = [lake.store.read_json(join(folder, name)) for name in lake.store.names(folder) if name.endswith(".json")]
     carried = {doc["drop"]: doc["report"] for doc in docs
-               if doc and doc.get("model_version") == model_version and "at" in doc and doc["drop"] not in run_drops
-               and now - dt.datetime.fromisoformat(doc["at"]) <= max_age}
+               if doc and may_wait(doc, model_version, now, max_age) and doc["drop"] not in run_drops}
     pooled = pooled_drift({**carried, **unjudged}, settings.psi_drift, settings.psi_min_rows)
     if pooled is None:
         return None
@@ -126,9 +132,7 @@ def carry_pool(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]], po
     removed, waiting = [], []
     for name in (n for n in lake.store.names(folder) if n.endswith(".json")):
         doc = lake.store.read_json(join(folder, name)) or {}
-        stale = (doc.get("model_version") != model_version or "at" not in doc
-                 or now - dt.datetime.fromisoformat(doc["at"]) > max_age)
-        if doc.get("drop") in judged or stale:
+        if doc.get("drop") in judged or not may_wait(doc, model_version, now, max_age):
             lake.store.delete(join(folder, name))
             removed.append(name.removesuffix(".json"))
         else:
