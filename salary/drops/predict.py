@@ -34,6 +34,7 @@ from salary.lake.tables import write_csv, write_parquet
 from salary.model.features import features
 from salary.model.monitoring import drift_report
 from salary.model.registry import champion, load_version
+from salary.model.table import tabulate
 from salary.runtime.job import JobContext, Stages
 from salary.schema import DROP_COLUMNS, LABEL, RAW_COLUMNS
 
@@ -308,6 +309,7 @@ def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]
         raise BadInputError("no champion model in the registry yet: run salary_training first")
     with stages.stage("load_model"):
         model, manifest = load_version(lake, incumbent["version"])
+        model = tabulate(model)  # the same predictions from a table of its cells (salary.model.table)
         scorer = Scorer(model, ray.put(model), cpus, settings.batch_rows, settings.driver_rows, warming)
     with stages.stage("claim"):
         claims = claim_drops(lake, ctx.run_id, wanted, settings.claim_lease_seconds)

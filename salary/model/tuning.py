@@ -18,6 +18,7 @@ import numpy as np
 
 from salary.config import Asha, SearchPreset
 from salary.model.features import asha_rungs, build_pipeline, mse
+from salary.model.table import tabulate
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def asha_trial(config: dict[str, Any], model: str, rungs: list[int], data: Searc
             n = min(rows, len(data.y_fit))
             pipeline = build_pipeline(model, config, threads=1).fit(data.X_fit[:n], data.y_fit[:n],
                                                                       **data.fit_weights(n))
-            score = mse(data.y_val, pipeline.predict(data.X_val), data.w_val)
+            score = mse(data.y_val, tabulate(pipeline).predict(data.X_val), data.w_val)
             reached = target_mse is not None and score <= target_mse
             # The model that reaches the target is the one the job publishes: it travels with
             # the result (through Ray, from whichever node), so nothing is fitted twice.
