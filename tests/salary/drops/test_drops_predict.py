@@ -132,10 +132,32 @@ def test_a_small_drop_is_predicted_in_the_driver_without_waiting_for_workers():
     assert not scorer.needs_workers(5) and scorer.needs_workers(6)
 
 
-def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
+def test_a_tabulated_champion_predicts_every_drop_in_the_driver(settings):
+    """Its table predicts a million rows in a fraction of a second: no worker is started or
+    waited for, whatever the drop's size, and the predictions are the pipeline's."""
+    from salary.drops.predict import make_scorer
+    from salary.model.features import build_pipeline
+    from salary.model.table import tabulate
+    from salary.runtime.job import Stages
+
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.integers(18, 81, 3_000), rng.random(3_000) < 0.6, rng.random(3_000) * 10]
+    pipeline = build_pipeline("hist_gradient_boosting", {"learning_rate": 0.3, "max_leaf_nodes": 15,
+                                                         "min_samples_leaf": 20, "max_iter": 20,
+                                                         "l2_regularization": 0.0}).fit(X, X[:, 0] * 100)
+    stages = Stages()
+    scorer = make_scorer(tabulate(pipeline), 2, settings.predict)  # no Ray here: a ray.put would start one
+    assert scorer.model_ref is None and scorer.warming == [] and not scorer.needs_workers(10**9)
+    big = np.repeat(X, 10, axis=0)
+    refs = scorer.submit(big, stages)
+    assert refs is None and np.array_equal(scorer.predict(big, refs), pipeline.predict(big))
+    assert "workers_ready" not in stages.seconds
+
+
+def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address, settings):
     import ray
 
-    from salary.drops.predict import Scorer, gather, submit_batches, warm_up
+    from salary.drops.predict import Scorer, gather, make_scorer, submit_batches, warm_up
     from salary.runtime.job import Stages
 
     X = np.arange(10, dtype=float).reshape(-1, 1)
@@ -148,6 +170,11 @@ def test_batches_cover_every_row_in_order_at_least_one_per_cpu(ray_gcs_address):
         refs = scorer.submit(X, stages)
         assert refs is not None and len(refs) == 4 and scorer.predict(X, refs).tolist() == [2.0 * i for i in range(10)]
         assert "workers_ready" in stages.seconds and scorer.warm_workers == 1 and scorer.warming == []
+        # A model without a table: Ray batches past driver_rows, on workers warming up from the start.
+        scorer = make_scorer(doubling_model(), 2, settings.predict)
+        assert len(scorer.warming) == 2 and scorer.model_ref is not None
+        assert scorer.needs_workers(settings.predict.driver_rows + 1)
+        assert scorer.predict(X, scorer.submit(X, stages)).tolist() == [2.0 * i for i in range(10)]
         refs = submit_batches(doubling_model(), X, batch_rows=3, cpus=2)
         assert len(refs) == 4
         assert gather(refs).tolist() == [2.0 * i for i in range(10)]
