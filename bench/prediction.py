@@ -29,6 +29,7 @@ from salary.lake import SUCCESS, Lake, LakeIO, join
 from salary.lake.fsspec_store import FsspecStore
 from salary.model.features import features
 from salary.model.registry import champion, load_version, promote
+from salary.model.table import tabulate
 
 REPO = Path(__file__).resolve().parents[1]
 STORE = FsspecStore()
@@ -42,9 +43,10 @@ def make_champion(lake: Lake, version: str, settings: Settings) -> None:
             raise RuntimeError(f"{version} was not promoted: {record['reason']}")
 
 
-def bare_predict(lake: Lake, folders: list[str]) -> dict[str, float]:
+def bare_predict(lake: Lake, folders: list[str]) -> dict[str, Any]:
     """``lake``'s champion's predict() on the rows of the drop ``folders`` at once, in this process
-    (load the model, read, features, predict)."""
+    (load the model, read, features, predict); then, for the record, the same from its table
+    (``salary.model.table``, which the job predicts with: build and predict)."""
     t0 = time.perf_counter()
     model, manifest = load_version(LakeIO(lake, STORE), (champion(LakeIO(lake, STORE)) or {})["version"])
     t1 = time.perf_counter()
@@ -52,9 +54,13 @@ def bare_predict(lake: Lake, folders: list[str]) -> dict[str, float]:
     df = pa.concat_tables(tables).to_pandas()
     X = features(df, pd.Timestamp(manifest["as_of"]).date(), manifest["features"])
     t2 = time.perf_counter()
-    model.predict(X)
+    expected = model.predict(X)
     t3 = time.perf_counter()
-    return {"load_model": t1 - t0, "read_and_features": t2 - t1, "predict": t3 - t2, "rows": len(df)}
+    tabulated = tabulate(model)  # what the job predicts with: the same floats, from the model's table
+    same = bool((tabulated.predict(X) == expected).all())
+    t4 = time.perf_counter()
+    return {"load_model": t1 - t0, "read_and_features": t2 - t1, "predict": t3 - t2, "rows": len(df),
+            "table_predict": t4 - t3 if tabulated is not model else None, "table_same": same}
 
 
 def ray_job(address: str, lake: Lake, drop: str) -> dict[str, Any]:

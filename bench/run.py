@@ -36,7 +36,7 @@ from typing import Any
 from bench.bursts import bursts
 from bench.measure import MemorySampler
 from bench.prediction import latency, make_champion, prediction
-from bench.report import charts, markdown, rows_of, table
+from bench.report import charts, markdown, rows_of, table, table_note
 from bench.scale import scale
 from bench.spark_stages import etl, generation, startup
 from bench.stack import embedded_stack
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             with sampler.phase("prediction"):
                 result["prediction"] = p = prediction(stack.ray_address, lake, args.predict_rows)
             print(f"prediction of {p['rows']:,} rows: work {p['ours']['work']:.2f} s, bare predict() "
-                  f"{p['baseline']['predict']:.2f} s ({p['ratio']:.2f} x)", flush=True)
+                  f"{p['baseline']['predict']:.2f} s ({p['ratio']:.2f} x){table_note(p['baseline'])}", flush=True)
         if "latency" in stages:
             with sampler.phase("latency (Airflow)"):
                 result["latency"] = lat = latency(stack, lake, tuned["version"], settings, stack.ray_address)
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"burst of {r['drops']} x {r['rows_per_drop']:,} rows: last published after "
                       f"{r['last_published']:.1f} s by {r['runs']} runs {r['drops_per_run']}, exactly once: "
                       f"{r['exactly_once']}, runs {r['run_states']}", flush=True)
-            print(f"bare predict() over the big burst's rows {b['big']['baseline']['predict']:.1f} s "
+            print(f"bare predict() over the big burst's rows {b['big']['baseline']['predict']:.1f} s"
+                  f"{table_note(b['big']['baseline'])} "
                   f"({b['big']['ratio']:.2f} x); salary_training {b['training']['alone']['seconds']:.0f} s alone, "
                   f"{b['training']['beside_burst']['seconds']:.0f} s beside the burst", flush=True)
         if SCALE in stages:

@@ -71,6 +71,19 @@ def test_the_raised_targets_of_issue_27(startup, latency, ok):
     assert (met(rows, "start-up") and met(rows, "drop arrival")) is ok
 
 
+def test_the_models_table_is_named_beside_the_bare_predict_it_is_measured_against():
+    res = result(**{"30000000": size(gen=19, etl=21, tune=19)})
+    res["prediction"]["baseline"] |= {"table_predict": 0.21, "table_same": True}
+    (row,) = [r for r in rows_of(res) if r.stage.startswith("prediction")]
+    assert row.note == "bare predict() (from its table, as the job predicts: 0.21 s)"
+    res["prediction"]["baseline"]["table_same"] = False
+    (row,) = [r for r in rows_of(res) if r.stage.startswith("prediction")]
+    assert "NOT the same" in row.note
+    res["bursts"] = bursts()
+    (row,) = [r for r in rows_of(res) if r.stage.startswith("burst: 50 drops")]
+    assert row.note.startswith("bare predict() of all rows; exactly once")  # no table measured: nothing said
+
+
 @pytest.mark.parametrize(("b", "big", "many", "training"), [
     (bursts(), True, True, True),
     (bursts(big_seconds=41.0), False, True, True),  # 2.05 x bare predict()
