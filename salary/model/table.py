@@ -46,16 +46,20 @@ class TabulatedModel:
         scaled = np.asarray(X, dtype=np.float64)
         for _, step in self.pipeline.steps[:-1]:  # the scaler: the trees' thresholds are in its space
             scaled = np.asarray(step.transform(scaled), dtype=np.float64)
+        out = self.table[self.cells_of(scaled)]
+        missing = np.isnan(scaled).any(axis=1)
+        if missing.any():  # a tree sends a missing value where its training sent them: ask it
+            out[missing] = self.pipeline.predict(np.asarray(X)[missing])
+        return out
+
+    def cells_of(self, scaled: np.ndarray) -> np.ndarray:
+        """The table's index of each row of ``scaled`` (the estimator's space)."""
         cell = np.zeros(len(scaled), dtype=np.int64)
         for j, thresholds in enumerate(self.thresholds):
             # side="left": the number of thresholds < x, i.e. x <= every threshold from there on,
             # the trees' own rule (x == threshold goes left).
             cell = cell * (len(thresholds) + 1) + np.searchsorted(thresholds, scaled[:, j], side="left")
-        out = self.table[cell]
-        missing = np.isnan(scaled).any(axis=1)
-        if missing.any():  # a tree sends a missing value where its training sent them: ask it
-            out[missing] = self.pipeline.predict(np.asarray(X)[missing])
-        return out
+        return cell
 
 
 def split_thresholds(estimator: HistGradientBoostingRegressor) -> list[np.ndarray]:

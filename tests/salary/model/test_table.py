@@ -56,14 +56,7 @@ def test_rows_exactly_on_a_threshold_and_outside_the_training_range(fitted):
             model_.predict(np.array([[np.inf, 1.0, 1.0]]))
     # Thresholds themselves, in the scaled space the trees compare in, hit exactly.
     scaled_on = np.c_[tuple(np.resize(t, 500) for t in split_thresholds(fitted[-1]))]
-    assert np.array_equal(model.table[_cells(model, scaled_on)], fitted[-1].predict(scaled_on))
-
-
-def _cells(model: TabulatedModel, scaled: np.ndarray) -> np.ndarray:
-    cell = np.zeros(len(scaled), dtype=np.int64)
-    for j, thresholds in enumerate(model.thresholds):
-        cell = cell * (len(thresholds) + 1) + np.searchsorted(thresholds, scaled[:, j], side="left")
-    return cell
+    assert np.array_equal(model.table[model.cells_of(scaled_on)], fitted[-1].predict(scaled_on))
 
 
 def test_missing_values_are_predicted_by_the_pipeline(fitted):
@@ -83,7 +76,7 @@ def test_other_models_and_too_many_cells_are_left_as_they_are(fitted):
 
 
 def test_a_tabulated_model_survives_pickling(fitted):
-    # Ray ships it to the workers that predict a drop's batches.
+    # Arrays and the pipeline only: it can be kept or shipped (Ray, joblib) like the pipeline.
     model = pickle.loads(pickle.dumps(tabulate(fitted)))
     X, _ = salary_rows(3_000, seed=6)
     assert np.array_equal(model.predict(X), fitted.predict(X))
