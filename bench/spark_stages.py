@@ -63,8 +63,10 @@ def spark_job(settings: Settings, lake: Lake, job: str, run_id: str, sampler: Me
 
 
 # What makes our spark-submit ours besides its arguments (scripts/env.sh): the Spark home of
-# devtools/build/spark_home.py and the launcher's JVM options. Stock runs from pip's pyspark as installed.
-OUR_SPARK_ENV = ("SPARK_HOME", "SPARK_LAUNCHER_OPTS")
+# devtools/build/spark_home.py, the launcher's JVM options and the lock's Java 25
+# (devtools/build/java_home.py). Stock runs from pip's pyspark as installed, on the `java` on PATH
+# (the system's Java 17).
+OUR_SPARK_ENV = ("SPARK_HOME", "SPARK_LAUNCHER_OPTS", "JAVA_HOME")
 
 
 def stock_env() -> dict[str, str]:

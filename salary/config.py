@@ -235,12 +235,17 @@ class Settings:
 SPARK_CDS_ENV = "SALARY_SPARK_CDS"
 
 
+# The JVM's own messages (unified logging; the AOT cache's, e.g. a stale cache) on stderr, not
+# in the output a JVM's caller reads (spark-submit's launcher prints the driver's command line).
+JVM_LOG_TO_STDERR = "-Xlog:disable -Xlog:all=warning:stderr -XX:+DisplayVMOutputToStderr"
+
+
 def spark_cds_options() -> str:
-    """JVM options that map the class-data-sharing archive devtools/build/spark_cds.py built (named
-    by $SALARY_SPARK_CDS), or nothing when there is none."""
-    archive = os.environ.get(SPARK_CDS_ENV)
-    if archive and Path(archive).is_file():
-        return f"-XX:SharedArchiveFile={archive} -Xshare:auto"
+    """JVM options that map the ahead-of-time cache devtools/build/spark_cds.py built (named by
+    $SALARY_SPARK_CDS), or nothing when there is none."""
+    cache = os.environ.get(SPARK_CDS_ENV)
+    if cache and Path(cache).is_file():
+        return f"-XX:AOTCache={cache} {JVM_LOG_TO_STDERR}"
     return ""
 
 

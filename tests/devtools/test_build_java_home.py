@@ -1,0 +1,32 @@
+"""devtools.build.java_home: the JAVA_HOME Spark runs on, from the lock's Java 25 runtime."""
+
+from __future__ import annotations
+
+import subprocess
+
+from devtools.build.java_home import DROPPED, build, runtime
+
+
+def test_the_runtime_alone_refuses_the_module_sparks_launcher_always_adds():
+    proc = subprocess.run([str(runtime() / "bin" / "java"), DROPPED, "-version"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "Module jdk.incubator.vector not found" in proc.stdout + proc.stderr
+
+
+def test_its_java_drops_that_argument_and_passes_every_other_one_unchanged(tmp_path):
+    home = tmp_path / "java-home"
+    assert build(home, runtime())
+    proc = subprocess.run([str(home / "bin" / "java"), DROPPED, "-Dsalary.probe=a b  'c' $HOME",
+                           "-XshowSettings:properties", "-version"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'version "25.' in proc.stderr
+    assert "salary.probe = a b  'c' $HOME" in proc.stderr
+    assert (home / "lib").resolve() == (runtime() / "lib").resolve()
+
+
+def test_building_again_changes_nothing_and_a_stale_wrapper_is_rewritten(tmp_path):
+    home = tmp_path / "java-home"
+    build(home, runtime())
+    assert not build(home, runtime())
+    (home / "bin" / "java").write_text("#!/bin/sh\nexit 3\n")
+    assert build(home, runtime())
+    assert subprocess.run([str(home / "bin" / "java"), "-version"], capture_output=True).returncode == 0
