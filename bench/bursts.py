@@ -182,6 +182,7 @@ def bursts(stack: Stack, work: Path, settings: Settings, sampler: MemorySampler,
         beside = training_seconds(stack, started["run"])
     big_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {big[0]} x {big[1]:,}", 0)
     many_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {many[0]} x {many[1]:,} + training", 0)
+    many_result["stack_peak_makeup"] = sampler.peak_makeup.get(f"burst {many[0]} x {many[1]:,} + training", {})
     return {"big": big_result, "many": many_result,
             "training": {"rows": training_rows, "alone": alone, "beside_burst": beside,
                          "ratio": beside["seconds"] / alone["seconds"]}}

@@ -6,12 +6,15 @@ drivers), except the baselines' processes, and keeps the peak per phase. It sums
 too: RSS counts a shared page once in every process that maps it (Ray's object store in the
 raylet and in each worker reading from it, the pages LocalExecutor's forked workers share
 with the scheduler), PSS splits it among them, so the PSS sum is the memory the stack takes.
+At each phase's peak it keeps the peak's makeup: the summed RSS per kind of process
+(``process_kind``: a Spark driver, a Ray worker, an Airflow task process...), largest first.
 ``run_measured`` runs one command and reports the peak RSS of its own process tree as well.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -37,6 +40,36 @@ def tree_rss(root: psutil.Process) -> int:
     return total
 
 
+def process_kind(cmdline: list[str]) -> str:
+    """A short name for what a process of the stack is, from its command line: a JVM by its main
+    class (``java SparkSubmit``), a Python program by its script or module, a process that
+    renamed itself (``ray::IDLE``, ``airflow worker -- LocalExecutor``) by its first words."""
+    args = cmdline[0].split() if len(cmdline) == 1 else cmdline  # a title set with setproctitle
+    if not args:
+        return "?"
+    prog = os.path.basename(args[0])
+    if prog == "java":
+        rest = iter(args[1:])
+        for arg in rest:
+            if arg in ("-cp", "-classpath", "--class-path"):
+                next(rest, None)
+            elif not arg.startswith("-"):
+                return f"java {arg.rsplit('.', 1)[-1]}"
+        return "java"
+    if re.fullmatch(r"python[\d.]*", prog):
+        rest = iter(args[1:])
+        for arg in rest:
+            if arg == "-m":
+                return f"python -m {next(rest, '')}"
+            if arg == "-c":
+                return "python -c"
+            if not arg.startswith("-"):
+                return f"python {os.path.basename(arg)}"
+        return "python"
+    words = [prog, *(a for a in args[1:3] if not a.startswith("-") and "/" not in a and "=" not in a)]
+    return " ".join(words)[:48]
+
+
 class MemorySampler:
     """Peak summed RSS of this process's descendants, minus the excluded trees, per phase."""
 
@@ -45,6 +78,7 @@ class MemorySampler:
         self.pss_every = pss_every  # PSS walks every page table: every 10th sample (1 s), not to load the cores
         self.peaks: dict[str, int] = {}  # summed RSS
         self.pss_peaks: dict[str, int] = {}  # summed PSS
+        self.peak_makeup: dict[str, dict[str, dict[str, int]]] = {}  # phase -> kind -> {count, rss}
         self.phase_name = "idle"
         self.excluded: set[int] = set()
         self._me = psutil.Process()
@@ -55,6 +89,11 @@ class MemorySampler:
         """Summed (RSS, PSS) of the stack now: every descendant outside the excluded trees (a
         process is outside when no process on its way up to this one is excluded). PSS is
         None when not asked for."""
+        rss_sum, pss_sum, _ = self._sample(pss)
+        return rss_sum, pss_sum
+
+    def _sample(self, pss: bool) -> tuple[int, int | None, list[tuple[psutil.Process, int]]]:
+        """``stack_memory`` with each counted process and its RSS."""
         procs = self._me.children(recursive=True)
         parent: dict[int, int] = {}
         for proc in procs:
@@ -72,18 +111,35 @@ class MemorySampler:
             return pid in excluded
 
         rss_sum, pss_sum = 0, 0
+        members: list[tuple[psutil.Process, int]] = []
         for proc in procs:
             if in_excluded_tree(proc.pid):
                 continue
             try:
                 if pss:
                     info = proc.memory_full_info()
-                    rss_sum, pss_sum = rss_sum + info.rss, pss_sum + info.pss
+                    rss, pss_sum = info.rss, pss_sum + info.pss
                 else:
-                    rss_sum += proc.memory_info().rss
+                    rss = proc.memory_info().rss
             except psutil.Error:
                 continue
-        return rss_sum, pss_sum if pss else None
+            rss_sum += rss
+            members.append((proc, rss))
+        return rss_sum, pss_sum if pss else None, members
+
+    @staticmethod
+    def makeup(members: list[tuple[psutil.Process, int]]) -> dict[str, dict[str, int]]:
+        """Summed RSS and count per ``process_kind``, largest first."""
+        kinds: dict[str, dict[str, int]] = {}
+        for proc, rss in members:
+            try:
+                kind = process_kind(proc.cmdline())
+            except psutil.Error:
+                kind = "?"
+            entry = kinds.setdefault(kind, {"count": 0, "rss": 0})
+            entry["count"] += 1
+            entry["rss"] += rss
+        return dict(sorted(kinds.items(), key=lambda kv: -kv[1]["rss"]))
 
     def stack_rss(self) -> int:
         return self.stack_memory(pss=False)[0]
@@ -91,9 +147,11 @@ class MemorySampler:
     def _run(self) -> None:
         n = 0
         while not self._done.is_set():
-            rss, pss = self.stack_memory(pss=n % self.pss_every == 0)
+            rss, pss, members = self._sample(pss=n % self.pss_every == 0)
             phase = self.phase_name
-            self.peaks[phase] = max(self.peaks.get(phase, 0), rss)
+            if phase not in self.peaks or rss > self.peaks[phase]:
+                self.peaks[phase] = rss
+                self.peak_makeup[phase] = self.makeup(members)
             if pss is not None:
                 self.pss_peaks[phase] = max(self.pss_peaks.get(phase, 0), pss)
             n += 1

@@ -50,6 +50,13 @@ SCALE = "scale"  # its own invocation (about 40 minutes at 300M rows): not among
 RESULTS = REPO / "bench" / "results"
 
 
+def print_makeup(sampler: MemorySampler) -> None:
+    """Each phase's peak: its largest kinds of process, with their count and summed RSS."""
+    for name, kinds in sampler.peak_makeup.items():
+        top = ", ".join(f"{kind} x{k['count']} {k['rss'] / 2**30:.2f}" for kind, k in list(kinds.items())[:6])
+        print(f"peak of {name} ({sampler.peaks[name] / 2**30:.2f} GB): {top}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[3_000_000, 10_000_000, 30_000_000])
@@ -136,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     pss_phase = max(sampler.pss_peaks, key=lambda k: sampler.pss_peaks[k])
     result["memory"] = {"stack_peak_bytes": sampler.peak, "stack_peak_phase": phase, "peaks_bytes": sampler.peaks,
                         "stack_pss_peak_bytes": sampler.pss_peak, "stack_pss_peak_phase": pss_phase,
-                        "pss_peaks_bytes": sampler.pss_peaks}
+                        "pss_peaks_bytes": sampler.pss_peaks, "peak_makeup": sampler.peak_makeup}
+    print_makeup(sampler)
     rows = rows_of(result)
     print("\n" + table(rows))
     # Some stages only: their own files, beside (not over) the last run of every stage.

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
-from bench.measure import MemorySampler, run_measured
+import pytest
+
+from bench.measure import MemorySampler, process_kind, run_measured
 
 HOLD = "import time; x = bytearray({mb} * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep({s})"
 # A baseline whose memory is in a child of the process the benchmark started (excluded too).
@@ -34,3 +36,29 @@ def test_the_stack_counts_its_processes_per_phase_and_leaves_baselines_out():
     assert sampler.peaks["baseline"] < before + 100 * MB  # the 400 MB baseline is left out
     assert sampler.pss_peaks["ours"] >= 250 * MB  # its own pages: PSS ~ RSS
     assert sampler.pss_peaks["baseline"] < sampler.peaks["baseline"] + 100 * MB
+
+
+def test_the_peak_of_a_phase_is_broken_down_by_kind_of_process():
+    with MemorySampler(interval=0.05, pss_every=2) as sampler:
+        with sampler.phase("ours"):
+            procs = [subprocess.Popen([sys.executable, "-c", HOLD.format(mb=200, s=1.5)]) for _ in range(2)]
+            time.sleep(1.0)
+            for proc in procs:
+                proc.wait()
+    kinds = sampler.peak_makeup["ours"]
+    assert kinds["python -c"]["count"] >= 2 and kinds["python -c"]["rss"] >= 400 * MB
+    assert sum(k["rss"] for k in kinds.values()) == sampler.peaks["ours"]
+    assert list(kinds)[0] == "python -c"  # largest first
+
+
+@pytest.mark.parametrize(("cmdline", "kind"), [
+    (["/opt/java-home/bin/java", "-XX:AOTCache=/x", "-cp", "/spark/conf:/spark/jars/*", "-Xmx1g",
+      "org.apache.spark.deploy.SparkSubmit", "--master", "local[2]", "jobs/top_earners.py"], "java SparkSubmit"),
+    (["/venv/bin/python3.11", "-u", "jobs/predict_drops.py", "--lake-root", "file:///l"], "python predict_drops.py"),
+    (["/venv/bin/python", "-m", "ray.dashboard.agent", "--x"], "python -m ray.dashboard.agent"),
+    (["ray::IDLE"], "ray::IDLE"),
+    (["airflow worker -- LocalExecutor: <idle>"], "airflow worker"),
+    (["/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet", "--node_ip_address=127.0.0.1"], "raylet"),
+])
+def test_a_process_is_named_by_its_kind(cmdline, kind):
+    assert process_kind(cmdline) == kind
