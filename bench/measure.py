@@ -40,16 +40,27 @@ def tree_rss(root: psutil.Process) -> int:
     return total
 
 
+def _words(args: list[str], n: int) -> str:
+    """The program's name and its first ``n`` arguments that are words (a subcommand), not
+    options, paths or settings."""
+    words = [os.path.basename(args[0]), *(a for a in args[1:n + 1] if re.fullmatch(r"[\w:.-]+", a)
+                                          and not a.startswith("-"))]
+    return " ".join(words)[:48]
+
+
 def process_kind(cmdline: list[str]) -> str:
     """A short name for what a process of the stack is, from its command line: a JVM by its main
-    class (``java SparkSubmit``), a Python program by its script or module, a process that
-    renamed itself (``ray::IDLE``, ``airflow worker -- LocalExecutor``) by its first words."""
-    args = cmdline[0].split() if len(cmdline) == 1 else cmdline  # a title set with setproctitle
+    class (``java SparkSubmit``), a Python program by its script or module (a console script
+    with its subcommand: ``airflow dags list-runs``), a process that renamed itself
+    (``ray::IDLE``, ``airflow worker -- LocalExecutor``) by its first words."""
+    args = [a for a in cmdline if a]
+    if len(args) == 1:  # a title set with setproctitle
+        args = args[0].split()
     if not args:
         return "?"
     prog = os.path.basename(args[0])
+    rest = iter(args[1:])
     if prog == "java":
-        rest = iter(args[1:])
         for arg in rest:
             if arg in ("-cp", "-classpath", "--class-path"):
                 next(rest, None)
@@ -57,17 +68,15 @@ def process_kind(cmdline: list[str]) -> str:
                 return f"java {arg.rsplit('.', 1)[-1]}"
         return "java"
     if re.fullmatch(r"python[\d.]*", prog):
-        rest = iter(args[1:])
-        for arg in rest:
+        for i, arg in enumerate(rest, start=1):
             if arg == "-m":
                 return f"python -m {next(rest, '')}"
             if arg == "-c":
                 return "python -c"
             if not arg.startswith("-"):
-                return f"python {os.path.basename(arg)}"
+                return f"python {os.path.basename(arg)}" if arg.endswith(".py") else _words(args[i:], 2)
         return "python"
-    words = [prog, *(a for a in args[1:3] if not a.startswith("-") and "/" not in a and "=" not in a)]
-    return " ".join(words)[:48]
+    return _words(args, 2)
 
 
 class MemorySampler:

@@ -36,7 +36,7 @@ from typing import Any
 from bench.bursts import bursts
 from bench.measure import MemorySampler
 from bench.prediction import latency, make_champion, prediction
-from bench.report import charts, markdown, rows_of, table, table_note
+from bench.report import GB, charts, markdown, rows_of, table, table_note
 from bench.scale import scale
 from bench.spark_stages import etl, generation, startup
 from bench.stack import embedded_stack
@@ -53,8 +53,8 @@ RESULTS = REPO / "bench" / "results"
 def print_makeup(sampler: MemorySampler) -> None:
     """Each phase's peak: its largest kinds of process, with their count and summed RSS."""
     for name, kinds in sampler.peak_makeup.items():
-        top = ", ".join(f"{kind} x{k['count']} {k['rss'] / 2**30:.2f}" for kind, k in list(kinds.items())[:6])
-        print(f"peak of {name} ({sampler.peaks[name] / 2**30:.2f} GB): {top}", flush=True)
+        top = ", ".join(f"{kind} x{k['count']} {k['rss'] / GB:.2f}" for kind, k in list(kinds.items())[:6])
+        print(f"peak of {name} ({sampler.peaks[name] / GB:.2f} GB): {top}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

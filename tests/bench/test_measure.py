@@ -57,7 +57,10 @@ def test_the_peak_of_a_phase_is_broken_down_by_kind_of_process():
     (["/venv/bin/python3.11", "-u", "jobs/predict_drops.py", "--lake-root", "file:///l"], "python predict_drops.py"),
     (["/venv/bin/python", "-m", "ray.dashboard.agent", "--x"], "python -m ray.dashboard.agent"),
     (["ray::IDLE"], "ray::IDLE"),
-    (["airflow worker -- LocalExecutor: <idle>"], "airflow worker"),
+    (["airflow worker -- LocalExecutor: <idle>   ", "", ""], "airflow worker"),
+    (["/venv/bin/python3.11", "/venv/bin/airflow", "dags", "list-runs", "salary_training", "-o", "json"],
+     "airflow dags list-runs"),
+    (["/venv/bin/python3.11", "/venv/bin/airflow", "scheduler", "--skip-serve-logs"], "airflow scheduler"),
     (["/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet", "--node_ip_address=127.0.0.1"], "raylet"),
 ])
 def test_a_process_is_named_by_its_kind(cmdline, kind):
