@@ -12,6 +12,9 @@ generate_dataset -> etl_benchmark -> [top_earners, age_distribution]
                                   -> tune_model -> promote_model
 ```
 
+The Spark tasks run in the pool `spark_jobs` (Admin > Pools; one slot by default), so the two
+queries run one after the other while tune_model runs: one Spark driver at a time.
+
 | task | writes (below the lake root, Variable `lake_root`) |
 |---|---|
 | generate_dataset | `datasets/parquet_chunks/generated/` (skipped when identical; a run started by a model-health event keeps the one there) |
@@ -55,10 +58,12 @@ SPARK_CONF = {**SETTINGS.spark.conf, **SETTINGS.spark.event_log,
 
 
 def spark_job(task_id: str, *args: str, **kwargs: Any) -> SparkJobSubmitOperator:
-    """A task that spark-submits ``jobs/<task_id>.py`` with this run's lake and id."""
+    """A task that spark-submits ``jobs/<task_id>.py`` with this run's lake and id, in the Spark
+    pool (one application at a time by default)."""
     return SparkJobSubmitOperator(
         **kwargs,
         task_id=task_id,
+        pool=SETTINGS.spark.pool,
         application=str(REPO / "jobs" / f"{task_id}.py"),
         py_files=PY_FILES,
         conn_id="spark_default",

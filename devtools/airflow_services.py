@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from devtools.services import free_port
 __all__ = ["AirflowServices", "airflow", "airflow_services", "free_port", "json_rows", "wait_for"]
 
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 
@@ -115,6 +117,8 @@ def airflow_services(home: Path, dags: Path, components: Collection[str] = COMPO
            **config}
     home.mkdir(parents=True, exist_ok=True)
     airflow(env, "db", "migrate")
+    subprocess.run([sys.executable, "-m", "salary_airflow.pools", str(REPO / "config" / "airflow_pools.json")],
+                   env=env, check=True, capture_output=True, timeout=120)
     procs: list[subprocess.Popen] = []
     try:
         commands = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],

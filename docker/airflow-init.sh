@@ -8,6 +8,8 @@ set -euo pipefail
 airflow db migrate
 # The default roles (Admin, Op, User, Viewer, Public) and their permissions, DAGs included.
 airflow sync-perm --include-dags
+# The pools the DAGs' tasks run in (config/airflow_pools.json); one an operator changed is kept.
+python -m salary_airflow.pools config/airflow_pools.json
 python - <<'PY'
 import os
 

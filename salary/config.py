@@ -120,6 +120,7 @@ class ScheduleSettings:
 @dataclass(frozen=True)
 class SparkSettings:
     driver_memory: str
+    pool: str  # the Airflow pool of the Spark tasks (config/airflow_pools.json)
     conf: dict[str, str]
     # Event logging of the Spark tasks Airflow runs (the directory is the lake's, added per run).
     event_log: dict[str, str]
@@ -283,7 +284,8 @@ def parse_settings(raw: dict, config_dir: Path) -> Settings:
             drops_window=raw["schedule"]["drops_window"],
             drops_window_minutes=float(raw["schedule"]["drops_window_minutes"]),
         ),
-        spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], conf=spark_conf, event_log=event_log),
+        spark=SparkSettings(driver_memory=raw["spark"]["driver_memory"], pool=raw["spark"]["pool"], conf=spark_conf,
+                            event_log=event_log),
         model=ModelSettings(**raw["model"]),
         predict=PredictSettings(**raw["predict"]),
         config_dir=config_dir,

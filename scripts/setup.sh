@@ -108,4 +108,6 @@ if [ ! -f "$AIRFLOW_HOME/.migrated-$airflow_version" ]; then
     "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
     touch "$AIRFLOW_HOME/.migrated-$airflow_version"
 fi
+# The pools the DAGs' tasks run in (config/airflow_pools.json): the missing ones are created.
+"$VENV/bin/python" -m salary_airflow.pools "$REPO/config/airflow_pools.json" >/dev/null
 say "ready: venv $VENV, AIRFLOW_HOME $AIRFLOW_HOME, lake $SALARY_LAKE_ROOT"

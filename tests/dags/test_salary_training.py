@@ -78,6 +78,20 @@ def test_spark_tasks_submit_their_jobs(dag, settings):
         assert flags["--config"] == str(settings.config_dir / "pipeline.toml")
 
 
+def test_spark_tasks_share_a_pool_the_deployment_creates(dag, settings):
+    """Every Spark task runs in the Spark pool, which config/airflow_pools.json declares (a task
+    in a pool that does not exist is never scheduled); the others stay in the default pool."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    from salary_airflow.pools import read_pools
+
+    pools = read_pools(settings.config_dir / "airflow_pools.json")
+    assert settings.spark.pool in pools
+    for task in dag.tasks:
+        expected = settings.spark.pool if isinstance(task, SparkSubmitOperator) else "default_pool"
+        assert task.pool == expected, task.task_id
+
+
 def test_params_let_a_manual_trigger_change_the_run(dag, settings):
     params = dag.params
     assert params["rows"] == settings.default_rows

@@ -85,6 +85,17 @@ def test_tune_trials_ran_on_both_ray_nodes(stack, training):
 
 
 
+def test_spark_tasks_ran_one_at_a_time_in_the_pool_airflow_init_created(stack, training):
+    """airflow-init created the Spark pool of config/airflow_pools.json; the Spark tasks ran in
+    it, so the two report queries, ready together, ran one after the other."""
+    _, tis = training
+    pool = stack.api("GET", "/pools/spark_jobs")
+    assert pool["slots"] == 1 and pool["include_deferred"] is True, pool
+    assert {tis[t]["pool"] for t in SPARK_TASKS} == {"spark_jobs"}
+    first, second = sorted((tis[t] for t in ("top_earners", "age_distribution")), key=lambda ti: ti["start_date"])
+    assert first["end_date"] <= second["start_date"], (first, second)
+
+
 def test_tune_model_was_deferred_and_links_to_its_ray_job(stack, training):
     """While its Ray job ran the task held no worker slot; the task's extra link opens the job."""
     run_id, tis = training
