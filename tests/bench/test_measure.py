@@ -3,18 +3,35 @@ baselines (real processes holding real memory)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
-from bench.measure import MemorySampler, process_kind, run_measured
+from bench.measure import MemorySampler, process_kind, run_measured, same_memory
 
 HOLD = "import time; x = bytearray({mb} * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep({s})"
 # A baseline whose memory is in a child of the process the benchmark started (excluded too).
 NESTED = ("import subprocess, sys; subprocess.run([sys.executable, '-c', " + repr(HOLD.format(mb=400, s=1.5)) + "])")
 MB = 2**20
+# A process holding 300 MB that starts a child sharing its address space (clone(CLONE_VM), the
+# child pausing), as a JVM's posix_spawn does until the child execs; /proc shows 300 MB in both.
+CLONED = """
+import ctypes, os, signal, time
+x = bytearray(300 * 2**20); x[::4096] = b'1' * len(x[::4096])
+libc = ctypes.CDLL(None, use_errno=True)
+stack = ctypes.create_string_buffer(1 << 20)
+fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+libc.clone.argtypes = [fn, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+pid = libc.clone(ctypes.cast(libc.pause, fn), ctypes.addressof(stack) + (1 << 20) - 64, 0x100 | signal.SIGCHLD, None)
+assert pid > 0, ctypes.get_errno()
+time.sleep(1.5)
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+"""
 
 
 def test_run_measured_reports_the_peak_of_its_tree():
@@ -65,3 +82,25 @@ def test_the_peak_of_a_phase_is_broken_down_by_kind_of_process():
 ])
 def test_a_process_is_named_by_its_kind(cmdline, kind):
     assert process_kind(cmdline) == kind
+
+
+def test_a_child_sharing_its_parents_address_space_is_counted_once():
+    with MemorySampler(interval=0.05, pss_every=2) as sampler:
+        before = sampler.stack_rss()
+        with sampler.phase("cloned"):
+            proc = subprocess.Popen([sys.executable, "-c", CLONED])
+            time.sleep(1.0)
+            assert len(psutil.Process(proc.pid).children()) == 1  # the clone, alive
+            proc.wait()
+    assert proc.returncode == 0
+    assert before + 300 * MB <= sampler.peaks["cloned"] < before + 450 * MB  # 600 MB if counted twice
+
+
+def test_same_memory_tells_a_shared_address_space_from_a_forked_copy():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert same_memory(os.getpid(), os.getpid())
+        assert not same_memory(child.pid, os.getpid())
+    finally:
+        child.kill()
+        child.wait()
