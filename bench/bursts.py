@@ -176,13 +176,14 @@ def bursts(stack: Stack, work: Path, settings: Settings, sampler: MemorySampler,
 
     elsewhere, names = stage(work, "many", *many, settings)
     started: dict[str, str] = {}
-    with sampler.phase(f"burst {many[0]} x {many[1]:,} + training"):
+    many_phase = f"burst {many[0]} x {many[1]:,} + training"
+    with sampler.phase(many_phase):
         many_result = burst(stack, elsewhere, names, many[1], settings,
                             on_start=lambda: started.update(run=trigger_training(stack, training_rows, 12)))
         beside = training_seconds(stack, started["run"])
     big_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {big[0]} x {big[1]:,}", 0)
-    many_result["stack_peak_bytes"] = sampler.peaks.get(f"burst {many[0]} x {many[1]:,} + training", 0)
-    many_result["stack_peak_makeup"] = sampler.peak_makeup.get(f"burst {many[0]} x {many[1]:,} + training", {})
+    many_result["stack_peak_bytes"] = sampler.peaks.get(many_phase, 0)
+    many_result["stack_peak_makeup"] = sampler.peak_makeup.get(many_phase, {})
     return {"big": big_result, "many": many_result,
             "training": {"rows": training_rows, "alone": alone, "beside_burst": beside,
                          "ratio": beside["seconds"] / alone["seconds"]}}

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 def read_pools(path: Path) -> dict[str, dict[str, Any]]:
     """The pools the file declares; a clear error for one that ``airflow pools import`` would
-    refuse or that could never run a task (no slot). Pure."""
+    refuse or that could never run a task (no slot). Reads only the file (no Airflow, no DB)."""
     raw = json.loads(path.read_text())
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected an object of pools by name")
