@@ -87,6 +87,7 @@ class StatsSampler(threading.Thread):
         self.phase = "start"
         self.peaks: dict[str, dict[str, Any]] = {}
         self._done = threading.Event()
+        self._lock = threading.Lock()  # the tests sample too, beside this thread
 
     def run(self) -> None:
         while not self._done.is_set():
@@ -97,6 +98,10 @@ class StatsSampler(threading.Thread):
             self._done.wait(self.interval)
 
     def sample(self) -> None:
+        with self._lock:
+            self._sample()
+
+    def _sample(self) -> None:
         ids = self.stack.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
         if not ids:
             return
@@ -109,7 +114,10 @@ class StatsSampler(threading.Thread):
         peak["sum_bytes"] = max(peak["sum_bytes"], sum(usage.values()))
         for name, value in usage.items():
             peak["containers"][name] = max(peak["containers"].get(name, 0), value)
-        self.path.write_text(json.dumps(self.peaks, indent=2))
+        # Whole or not at all: a reader never sees the truncated file of a write in progress.
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(self.peaks, indent=2))
+        partial.replace(self.path)
 
     def stop(self) -> None:
         self._done.set()

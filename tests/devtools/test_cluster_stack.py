@@ -1,8 +1,14 @@
-"""The cluster test's reading of a task log from the REST API (``devtools.cluster_stack``)."""
+"""The cluster test's helpers (``devtools.cluster_stack``): reading a task log from the REST
+API, sampling `docker stats`."""
 
 from __future__ import annotations
 
-from devtools.cluster_stack import log_lines
+import json
+import subprocess
+import threading
+from typing import Any, cast
+
+from devtools.cluster_stack import StatsSampler, log_lines
 
 
 def test_a_failed_tasks_log_carries_its_exception_message():
@@ -19,3 +25,43 @@ def test_a_failed_tasks_log_carries_its_exception_message():
     assert log_lines(content) == [
         "::group::Pre Execute", "a plain line", "Task failed with exception",
         "AirflowFailException: the drop watcher could not list drops/incoming/: 3 listings failed", "::endgroup::"]
+
+
+class _Engine:
+    """Stands in for `docker ps` / `docker stats`: a fake, since the race is in the file, not the engine."""
+
+    def docker(self, *args: str, **_: object) -> subprocess.CompletedProcess:
+        if args[0] == "ps":
+            return subprocess.CompletedProcess(args, 0, stdout="a\nb\n")
+        rows = [{"Name": f"salary-{name}", "MemUsage": f"{100 + i}MiB / 2GiB"} for i, name in enumerate("ab" * 40)]
+        return subprocess.CompletedProcess(args, 0, stdout="\n".join(json.dumps(r) for r in rows))
+
+
+def test_the_stats_file_is_whole_while_the_sampler_and_a_test_both_sample(tmp_path):
+    """The cluster test samples once more before reading the file, beside the sampler's thread
+    (CI of 2026-12-06 read an empty file: one writer had truncated it)."""
+    sampler = StatsSampler(cast(Any, _Engine()), path=tmp_path / "docker-stats.json")
+    sampler.sample()
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def keep_sampling() -> None:
+        try:
+            while not done.is_set():
+                sampler.sample()
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=keep_sampling) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(2000):
+            doc = json.loads(sampler.path.read_text())
+            assert doc["start"]["sum_bytes"] > 0
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert sampler.peaks["start"]["containers"]["salary-a"] == 178 * 1024**2  # the largest of its 40 rows
