@@ -14,6 +14,7 @@ from salary.config import PredictSettings
 from salary.lake import LakeIO, join
 from salary.model.monitoring import health_verdict, pooled_drift
 from salary.model.pictures import PICTURES, drop_pictures, save_pictures
+from salary.model.registry import champion
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,13 @@ def carry_pool(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]], po
                model_version: str | None, now: dt.datetime, max_age: dt.timedelta) -> dict[str, list[str]]:
     """After publishing: the run's predicted drops too small to be judged, whose pool was not
     judged either, wait in ``_pool/`` for a later run's pool (their published drift report,
-    with the model that scored them); a judged pool's members, and waiting drops of another
-    model or older than ``max_age``, leave it. Returns the drops now waiting and those removed."""
+    with the model that scored them); a judged pool's members, and waiting drops older than
+    ``max_age`` or scored by a model that is no longer the champion, leave it. The champion is
+    read now, not taken from the run: a run that scored with the champion it replaced (promoted
+    while the run was predicting) leaves the new champion's waiting drops alone. Returns the
+    drops now waiting and those removed."""
     folder = lake.paths.drift_pool
+    current = (champion(lake) or {}).get("version", model_version)
     judged = set(pooled["drops"]) if pooled and pooled.get("judged") else set()
     small = [r["drop"] for r in drops if r["status"] == "predicted" and r.get("judged") is False]
     for drop in (d for d in small if d not in judged):
@@ -132,7 +137,7 @@ def carry_pool(lake: LakeIO, run_id: str, drops: Sequence[Mapping[str, Any]], po
     removed, waiting = [], []
     for name in (n for n in lake.store.names(folder) if n.endswith(".json")):
         doc = lake.store.read_json(join(folder, name)) or {}
-        if doc.get("drop") in judged or not may_wait(doc, model_version, now, max_age):
+        if doc.get("drop") in judged or not may_wait(doc, current, now, max_age):
             lake.store.delete(join(folder, name))
             removed.append(name.removesuffix(".json"))
         else:

@@ -118,3 +118,25 @@ def test_a_trickle_of_small_drops_one_per_run_is_judged_once_their_rows_suffice(
         assert any("3 drops too small to judge alone" in r for r in record["reasons"]), record
     assert store.read_json(lake.health_record("a"))["pooled_by"] == "run3"
     assert store.names(lake.drift_pool) == []  # judged: nobody waits
+
+
+def test_a_run_of_the_replaced_champion_leaves_the_new_champions_waiting_drops(tmp_path, settings):
+    """v2 was promoted while a run was still predicting with v1: when that run publishes, the
+    small drops waiting for v2's pools stay, and its own v1 drops, which no later run will pool,
+    do not wait. Once v2 is the champion of its own run, v1's leftovers go."""
+    from salary.drops.health import carry_pool
+    from salary.lake import Lake, LakeIO, join
+    from salary.model.registry import CHAMPION
+
+    store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
+    io, day = LakeIO(lake, store), dt.timedelta(hours=settings.predict.psi_pool_max_age_hours)
+    store.write_json(join(lake.models, CHAMPION), {"version": "v2", "test_mse": 1.0})
+    store.write_json(join(lake.drift_pool, "new.json"),
+                     {"drop": "new", "model_version": "v2", "at": T0.isoformat(), "report": {"rows": 100}})
+    store.write_json(join(lake.predictions("late"), "monitoring.json"), {"rows": 100, "judged": False})
+    late = [{**result("late"), "judged": False}]
+    assert carry_pool(io, "run-v1", late, None, "v1", T0, day) == {"waiting": ["new"], "removed": ["late"]}
+    assert store.names(lake.drift_pool) == ["new.json"]
+    # Without a champion pointer (none promoted yet) the run's own model is the one that counts.
+    store.delete(join(lake.models, CHAMPION))
+    assert carry_pool(io, "run-v1", late, None, "v1", T0, day) == {"waiting": ["late"], "removed": ["new"]}
