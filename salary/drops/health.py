@@ -97,15 +97,17 @@ def may_wait(entry: Mapping[str, Any], model_version: str | None, now: dt.dateti
 
 
 def pool_small_drops(lake: LakeIO, unjudged: Mapping[str, Mapping[str, Any]], model_version: str,
-                     run_drops: Sequence[str], now: dt.datetime, settings: PredictSettings) -> dict[str, Any] | None:
+                     now: dt.datetime, settings: PredictSettings) -> dict[str, Any] | None:
     """A run's drops too small to be judged alone (their drift reports by drop, ``unjudged``)
-    pooled with the earlier runs' that wait in ``_pool/`` (scored by ``model_version``, younger
-    than ``psi_pool_max_age_hours``; not the run's own ``run_drops``): ``pooled_drift`` of them
-    all, ``carried`` naming the earlier ones. None for fewer than two drops."""
+    pooled with those that wait in ``_pool/`` (scored by ``model_version``, younger than
+    ``psi_pool_max_age_hours``; a drop scored now counts once, by its report of now):
+    ``pooled_drift`` of them all, ``carried`` naming the waiting ones. A drop this run already
+    published on an earlier try waits there too, and is carried like an earlier run's. None for
+    fewer than two drops."""
     folder, max_age = lake.paths.drift_pool, dt.timedelta(hours=settings.psi_pool_max_age_hours)
     docs = [lake.store.read_json(join(folder, name)) for name in lake.store.names(folder) if name.endswith(".json")]
     carried = {doc["drop"]: doc["report"] for doc in docs
-               if doc and may_wait(doc, model_version, now, max_age) and doc["drop"] not in run_drops}
+               if doc and may_wait(doc, model_version, now, max_age) and doc["drop"] not in unjudged}
     pooled = pooled_drift({**carried, **unjudged}, settings.psi_drift, settings.psi_min_rows)
     if pooled is None:
         return None

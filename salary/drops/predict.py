@@ -331,7 +331,6 @@ def predict_drops(ctx: JobContext[Any], wanted: Sequence[str]) -> dict[str, Any]
                                 lambda scoring: finish_drop(ctx, scoring, scorer, manifest, unjudged),
                                 [c.drop for c in claims])
     results = [{**result, "claim": c.how} for c, result in zip(claims, results, strict=True)]
-    pooled = pool_small_drops(lake, unjudged, manifest["version"], [r["drop"] for r in results],
-                              dt.datetime.now(dt.UTC), settings)
+    pooled = pool_small_drops(lake, unjudged, manifest["version"], dt.datetime.now(dt.UTC), settings)
     return {"model_version": manifest["version"], "drops": results, "pooled_drift": pooled, "cluster_cpus": cpus,
             "warm_workers": scorer.warm_workers}

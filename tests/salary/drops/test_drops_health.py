@@ -94,7 +94,7 @@ def test_a_trickle_of_small_drops_one_per_run_is_judged_once_their_rows_suffice(
         assert report["judged"] is False and report["drifted"] == []
         store.write_json(join(lake.predictions(drop), "monitoring.json"), report)  # as published
         now = T0 + n * HOUR
-        pooled = pool_small_drops(io, {drop: report}, "v1", [drop], now, p)
+        pooled = pool_small_drops(io, {drop: report}, "v1", now, p)
         drops = [{**result(drop), "judged": False}]
         judge_drops(io, f"run{n}", drops, None, HOUR, 1.5, now=now, pooled=pooled)
         carry_pool(io, f"run{n}", drops, pooled, "v1", now, day)
@@ -140,3 +140,33 @@ def test_a_run_of_the_replaced_champion_leaves_the_new_champions_waiting_drops(t
     # Without a champion pointer (none promoted yet) the run's own model is the one that counts.
     store.delete(join(lake.models, CHAMPION))
     assert carry_pool(io, "run-v1", late, None, "v1", T0, day) == {"waiting": ["late"], "removed": ["new"]}
+
+
+def test_a_retried_run_pools_the_small_drops_it_published_on_its_first_try(tmp_path, settings):
+    """The first try published drop a (too small to judge) and left it waiting in _pool/; the
+    retried run skips a as already published and scores b: a still joins b's pool, as carried.
+    A drop scored now that also waits counts once, by its report of now."""
+    from devtools.synthetic import people
+    from salary.drops.health import pool_small_drops
+    from salary.lake import Lake, LakeIO, join
+    from salary.model.features import FEATURES, features
+    from salary.model.monitoring import drift_report, reference_bins
+
+    p = settings.predict
+    store, lake = FsspecStore(), Lake(f"file://{tmp_path}", settings.lake)
+    io = LakeIO(lake, store)
+    reference = reference_bins(features(people(20_000, 1, settings.dataset), settings.dataset.as_of), FEATURES,
+                               p.psi_bins)
+
+    def report(seed: int) -> dict:
+        X = features(people(p.psi_min_rows // 4, seed, settings.dataset), settings.dataset.as_of)
+        return drift_report(reference, X, FEATURES, p.psi_drift, p.psi_min_rows)
+
+    first = report(2)
+    store.write_json(join(lake.drift_pool, "a.json"),
+                     {"drop": "a", "model_version": "v1", "run": "run1", "at": T0.isoformat(), "report": first})
+    pooled = pool_small_drops(io, {"b": report(3)}, "v1", T0, p)
+    assert pooled["drops"] == ["a", "b"] and pooled["carried"] == ["a"]
+    assert pooled["rows"] == 2 * (p.psi_min_rows // 4)
+    again = pool_small_drops(io, {"a": first, "b": report(3)}, "v1", T0, p)
+    assert again["drops"] == ["a", "b"] and again["carried"] == [] and again["rows"] == pooled["rows"]
