@@ -1,5 +1,5 @@
 """The stack comes up as shipped: every service healthy, only the UI published, memory limits,
-the ray connection form."""
+the ray connection form, an image without the checkout's caches."""
 
 from __future__ import annotations
 
@@ -50,3 +50,11 @@ def test_the_ui_offers_a_form_for_ray_connections(stack):
     assert ray["standard_fields"]["password"]["title"] == "Auth token"
     assert ray["standard_fields"]["login"]["hidden"] is True
     assert "dashboard_url" in ray["extra_fields"]
+
+
+def test_the_image_holds_the_code_and_none_of_the_checkouts_caches(stack):
+    """The build context is the checkout after `make lint` and the tests: its caches and local
+    state (.mypy_cache alone 231 MB) stay out of the image and of every `docker save`."""
+    listing = set(stack.exec("airflow-scheduler", "ls", "-A", "/opt/salary").stdout.split())
+    assert {"dags", "jobs", "salary", "salary_airflow", "config"} <= listing, listing
+    assert not listing & {".git", ".local", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".env"}, listing
