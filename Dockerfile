@@ -6,7 +6,16 @@
 # BASE_IMAGE: any Debian 12 image with Python 3.11 as `python` (the official one by default;
 # docker-compose.offline.yaml passes a stand-in built from Debian packages). pip may be given
 # a CA bundle as the build secret `pip_cert` (a proxy's CA); it is never stored in a layer.
+#
+# WHEELS_IMAGE: an image holding wheels already built for the lock at its root (a `FROM scratch`
+# image of *.whl; `python -m devtools.build.wheels` makes one of those pip built for set-up).
+# pip installs a wheel found there instead of downloading and building its sdist (krb5 and
+# gssapi compile C, pyspark packs its jars into a 450 MB wheel: about two minutes on 2 cores);
+# the lock's pins choose every version either way. Default: none.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG WHEELS_IMAGE=scratch
+FROM ${WHEELS_IMAGE} AS wheels
+
 FROM ${BASE_IMAGE}
 
 ARG DEBIAN_FRONTEND=noninteractive
@@ -19,11 +28,12 @@ RUN apt-get update \
 
 # The pinned lock first: the layer is reused until the lock changes.
 COPY requirements/lock.txt /opt/salary/requirements/lock.txt
-RUN --mount=type=secret,id=pip_cert \
+RUN --mount=type=secret,id=pip_cert --mount=type=bind,from=wheels,target=/opt/wheels \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check pip==25.3 \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --find-links /opt/wheels \
+      -r /opt/salary/requirements/lock.txt \
  && rm -f /opt/venv/bin/java
 
 ENV PATH=/opt/venv/bin:$PATH \

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from devtools.build import images
+from devtools.build import images, wheels
 from devtools.services import docker_engine, free_port
 from salary.runtime.version import git_commit
 
@@ -147,6 +147,11 @@ class Stack:
         self.timer = Timer(OUT / "timings.json")  # each step's seconds
         self.sampler = StatsSampler(self)  # docker stats per phase (started by compose_stack)
         self.mode = "official"  # or "offline": the stand-in images
+
+    def set_env(self, name: str, value: str) -> None:
+        """One more value in the env file compose reads (as a user edits .env)."""
+        self.env[name] = value
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
 
     # -- docker and compose -------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -314,6 +319,10 @@ def build_images(s: Stack) -> None:
         images.build_all()
         s.timer("stand-in images (built or reused)", time.monotonic() - t0)
         s.files.append("docker-compose.offline.yaml")
+    # The wheels set-up's pip built from sdists, so the image build does not build them again.
+    t0 = time.monotonic()
+    s.set_env("SALARY_WHEELS_IMAGE", wheels.image() or "scratch")
+    s.timer("wheels image (built or reused)", time.monotonic() - t0)
     t0 = time.monotonic()
     s.compose("build", timeout=3600)
     s.timer("image build (salary-pipeline, cached layers reused)", time.monotonic() - t0)

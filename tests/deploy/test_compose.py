@@ -75,6 +75,8 @@ def test_one_image_for_airflow_spark_and_ray(stack):
     images = {stack["services"][name]["image"] for name in OUR_IMAGE}
     assert images == {"salary-pipeline:latest"}
     assert all(stack["services"][name]["build"]["context"] == str(REPO) for name in OUR_IMAGE)
+    # no wheels image unless one is given (SALARY_WHEELS_IMAGE): pip builds the sdists itself
+    assert all(stack["services"][name]["build"]["args"]["WHEELS_IMAGE"] == "scratch" for name in OUR_IMAGE)
 
 
 def airflow_env(stack) -> dict[str, str]:
@@ -236,7 +238,11 @@ def lock() -> dict[str, str]:
 def test_image_installs_the_lock_on_python_311_as_non_root():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11[-.]", dockerfile, re.M) and "FROM ${BASE_IMAGE}" in dockerfile
-    assert "pip install --no-cache-dir --disable-pip-version-check -r /opt/salary/requirements/lock.txt" in dockerfile
+    assert re.search(r"pip install --no-cache-dir --disable-pip-version-check --find-links /opt/wheels \\\n"
+                     r"\s+-r /opt/salary/requirements/lock.txt", dockerfile)
+    # wheels already built come from an image given as WHEELS_IMAGE; by default there are none
+    assert re.search(r"^ARG WHEELS_IMAGE=scratch$", dockerfile, re.M) and "FROM ${WHEELS_IMAGE} AS wheels" in dockerfile
+    assert "--mount=type=bind,from=wheels,target=/opt/wheels" in dockerfile
     assert "COPY requirements/lock.txt" in dockerfile
     assert re.search(r"^USER 50000$", dockerfile, re.M)
     assert not re.search(r"(PASSWORD|SECRET|FERNET|TOKEN)\w*=", dockerfile)
