@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from devtools.services import REPO, hdfs
@@ -84,32 +85,46 @@ def debian_base() -> str:
     return BASE
 
 
+def link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link where the filesystem allows, a copy elsewhere (large files into a build context)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def build_labelled(tag: str, want: str, fill: Callable[[Path], str], network: str = "default") -> str:
+    """``tag``, reused when its label says it was built from ``want``, else built (classic builder)
+    from a temporary context that ``fill`` writes, returning its Dockerfile's name."""
+    if label_of(tag) == want:
+        return tag
+    print(f"[images] building {tag}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="image-") as tmp:
+        ctx = Path(tmp)
+        dockerfile = fill(ctx)
+        docker("build", "--network", network, "--label", f"{LABEL}={want}", "-t", tag, "-f",
+               str(ctx / dockerfile), str(ctx), stdout=subprocess.DEVNULL,
+               env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    return tag
+
+
 def standin(tag: str, base_digest: str) -> str:
     dockerfile, files = STANDINS[tag]
     sources = [OFFLINE / dockerfile, *(OFFLINE / f for f in files)]
     jars = hdfs.fetch() if tag.startswith("salary-offline/hadoop") else None
     jar_names = sorted(p.name for p in jars.glob("*.jar")) if jars else []
     want = digest(base_digest.encode(), *(p.read_bytes() for p in sources), "\n".join(jar_names).encode())
-    if label_of(tag) == want:
-        return tag
-    print(f"[images] building {tag}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="standin-") as tmp:
-        ctx = Path(tmp)
+
+    def fill(ctx: Path) -> str:
         for src in sources:
             shutil.copy2(src, ctx / src.name)
         if jars:
             (ctx / "jars").mkdir()
             for name in jar_names:
-                os.link(jars / name, ctx / "jars" / name) if _same_fs(jars, ctx) else shutil.copy2(
-                    jars / name, ctx / "jars" / name)
-        docker("build", "--network", "host", "--label", f"{LABEL}={want}", "-t", tag, "-f",
-               str(ctx / dockerfile), str(ctx), stdout=subprocess.DEVNULL,
-               env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    return tag
+                link_or_copy(jars / name, ctx / "jars" / name)
+        return dockerfile
 
-
-def _same_fs(a: Path, b: Path) -> bool:
-    return a.stat().st_dev == b.stat().st_dev
+    return build_labelled(tag, want, fill, network="host")
 
 
 def build_all() -> list[str]:

@@ -14,18 +14,15 @@ what it holds and reused while that is unchanged, so the image build's pip layer
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from devtools.build.images import LABEL, digest, docker, label_of
+from devtools.build.images import build_labelled, digest, docker, link_or_copy
 from devtools.services import REPO
 
 LOCK = REPO / "requirements" / "lock.txt"
@@ -78,19 +75,14 @@ def image(lock: Path = LOCK, wheels: list[Path] | None = None) -> str | None:
         return None
     want = digest(*(f"{p.name} {p.stat().st_size} {p.stat().st_mtime_ns}".encode() for p in chosen))
     tag = f"{REPOSITORY}:{want}"
-    if label_of(tag) == want:
-        return tag
-    print(f"[wheels] building {tag}: {', '.join(p.name for p in chosen)}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="wheels-") as tmp:
-        ctx = Path(tmp)
+
+    def fill(ctx: Path) -> str:
         for wheel in chosen:
-            try:
-                os.link(wheel, ctx / wheel.name)
-            except OSError:  # another filesystem
-                shutil.copy2(wheel, ctx / wheel.name)
+            link_or_copy(wheel, ctx / wheel.name)
         (ctx / "Dockerfile").write_text("FROM scratch\nCOPY *.whl /\n")
-        docker("build", "--label", f"{LABEL}={want}", "-t", tag, str(ctx), stdout=subprocess.DEVNULL,
-               env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        return "Dockerfile"
+
+    build_labelled(tag, want, fill)
     older = docker("images", REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}", capture_output=True, text=True)
     for old in set(older.stdout.split()) - {tag}:
         docker("rmi", old, stdout=subprocess.DEVNULL)

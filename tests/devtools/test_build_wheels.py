@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.build import wheels
+from devtools.build import images, wheels
 
 LOCK = "# a lock\npyspark==4.2.0\nkrb5==0.10.0\ngssapi==1.12.0\npyspark-client==4.2.0  # pinned\n"
 HERE = f"cp{sys.version_info.major}{sys.version_info.minor}"
@@ -71,7 +71,8 @@ class FakeEngine:
 def test_the_image_holds_the_chosen_wheels_and_is_reused_while_they_are_the_same(tmp_path, monkeypatch):
     engine = FakeEngine()
     monkeypatch.setattr(wheels, "docker", engine.docker)
-    monkeypatch.setattr(wheels, "label_of", engine.labels.get)
+    monkeypatch.setattr(images, "docker", engine.docker)
+    monkeypatch.setattr(images, "label_of", engine.labels.get)
     lock = tmp_path / "lock.txt"
     lock.write_text(LOCK)
     given = cache_of(tmp_path)
