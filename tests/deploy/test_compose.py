@@ -237,15 +237,16 @@ def lock() -> dict[str, str]:
     return pins
 
 
-def test_image_installs_the_lock_on_python_311_as_non_root():
+def test_image_installs_the_base_requirements_at_the_locks_pins_on_python_311_as_non_root():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11[-.]", dockerfile, re.M) and "FROM ${BASE_IMAGE}" in dockerfile
+    # base.in, every version chosen by the lock; the lock's development tools stay out
     assert re.search(r"pip install --no-cache-dir --disable-pip-version-check --find-links /opt/wheels \\\n"
-                     r"\s+-r /opt/salary/requirements/lock.txt", dockerfile)
+                     r"\s+-r /opt/salary/requirements/base.in -c /opt/salary/requirements/lock.txt", dockerfile)
     # wheels already built come from an image given as WHEELS_IMAGE; by default there are none
     assert re.search(r"^ARG WHEELS_IMAGE=scratch$", dockerfile, re.M) and "FROM ${WHEELS_IMAGE} AS wheels" in dockerfile
     assert "--mount=type=bind,from=wheels,target=/opt/wheels" in dockerfile
-    assert "COPY requirements/lock.txt" in dockerfile
+    assert "COPY requirements/base.in requirements/lock.txt " in dockerfile
     assert re.search(r"^USER 50000$", dockerfile, re.M)
     assert not re.search(r"(PASSWORD|SECRET|FERNET|TOKEN)\w*=", dockerfile)
     assert ".env" in (REPO / ".dockerignore").read_text().split()
