@@ -326,6 +326,9 @@ def build_images(s: Stack) -> None:
     t0 = time.monotonic()
     s.compose("build", timeout=3600)
     s.timer("image build (salary-pipeline, cached layers reused)", time.monotonic() - t0)
+    # The image an earlier build of a changed checkout tagged is left untagged (2.8 GB each; the
+    # build cache keeps its layers): only this project's.
+    s.docker("image", "prune", "-f", "--filter", f"label=com.docker.compose.project={PROJECT}")
 
 
 @contextmanager
