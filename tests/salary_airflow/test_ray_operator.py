@@ -182,9 +182,9 @@ def test_a_job_still_running_after_wait_in_worker_defers_and_the_trigger_skips_l
     from salary_airflow.operators.jobs import RayPipelineJobOperator
 
     op = RayPipelineJobOperator(task_id="longer", runtime_env=RUNTIME_ENV, poll_interval=0.5,
-                        wait_in_worker=dt.timedelta(seconds=20),
+                        wait_in_worker=dt.timedelta(seconds=10),
                         entrypoint="python -c \"import time; from salary.runtime.job import summary_line; "
-                                   "print('before-defer', flush=True); time.sleep(40); print('after-defer'); "
+                                   "print('before-defer', flush=True); time.sleep(20); print('after-defer'); "
                                    "print(summary_line({'job': 'longer'}))\"")
     with pytest.raises(TaskDeferred) as deferred:
         op.execute({"ti": task_instance("defer_test", "longer")})
