@@ -148,9 +148,9 @@ class Stack:
         self.sampler = StatsSampler(self)  # docker stats per phase (started by compose_stack)
         self.mode = "official"  # or "offline": the stand-in images
 
-    def set_env(self, name: str, value: str) -> None:
-        """One more value in the env file compose reads (as a user edits .env)."""
-        self.env[name] = value
+    def set_env(self, **values: str) -> None:
+        """More values in the env file compose reads (as a user edits .env)."""
+        self.env.update(values)
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()))
 
     # -- docker and compose -------------------------------------------------------------------
@@ -321,7 +321,7 @@ def build_images(s: Stack) -> None:
         s.files.append("docker-compose.offline.yaml")
     # The wheels set-up's pip built from sdists, so the image build does not build them again.
     t0 = time.monotonic()
-    s.set_env("SALARY_WHEELS_IMAGE", wheels.image() or "scratch")
+    s.set_env(SALARY_WHEELS_IMAGE=wheels.image() or "scratch")
     s.timer("wheels image (built or reused)", time.monotonic() - t0)
     t0 = time.monotonic()
     s.compose("build", timeout=3600)

@@ -193,15 +193,12 @@ def hosts_stack(workers_ahead: int = 0) -> Iterator[HostsStack]:
             docker_engine.stop()  # built and moved: this machine's engine is not part of the cluster
         copy_deployment(head_host.dir, [*HEAD_FILES, "docker-compose.offline.yaml"])
         hosts.firewall(head_host, "head", head_host)
-        env = write_env_file(head_host.dir / ".env")
-        extra = {"HEAD_ADDRESS": head_host.address, "AIRFLOW_UI_PORT": "8080", "SPARK_UI_PORT": "18080",
-                 "RAY_DASHBOARD_PORT": "8265", "HDFS_UI_PORT": "9870"}
-        env.update(extra)
-        (head_host.dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         issue_certificate(head_host.dir, "head", head_host.address)
         files = [*HEAD_FILES, *(["docker-compose.offline.yaml"] if local.mode == "offline" else [])]
-        head = Stack(head_host.dir / ".env", files, env, project_dir=head_host.dir,
-                     docker_host=head_host.engine.host, ui_address=head_host.address)
+        head = Stack(head_host.dir / ".env", files, write_env_file(head_host.dir / ".env"),
+                     project_dir=head_host.dir, docker_host=head_host.engine.host, ui_address=head_host.address)
+        head.set_env(HEAD_ADDRESS=head_host.address, AIRFLOW_UI_PORT="8080", SPARK_UI_PORT="18080",
+                     RAY_DASHBOARD_PORT="8265", HDFS_UI_PORT="9870")
         head.mode, head.timer = local.mode, local.timer
         head.sampler = StatsSampler(head, path=OUT / "docker-stats-head.json")  # the head host's containers
         stack = HostsStack(head_host, head, worker_images)
