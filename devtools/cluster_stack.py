@@ -142,11 +142,16 @@ class Stack:
         self.env_file, self.files, self.env = env_file, files, env
         # Where the compose files are (several hosts: the head's own copy) and which engine runs them.
         self.project_dir, self.docker_host = project_dir, docker_host
-        self.ui = f"http://{ui_address}:{env['AIRFLOW_UI_PORT']}"
+        self.ui_address = ui_address
         self._token: str | None = None
         self.timer = Timer(OUT / "timings.json")  # each step's seconds
         self.sampler = StatsSampler(self)  # docker stats per phase (started by compose_stack)
         self.mode = "official"  # or "offline": the stand-in images
+
+    @property
+    def ui(self) -> str:
+        """The Airflow UI's address (the published port of the env file, as set last)."""
+        return f"http://{self.ui_address}:{self.env['AIRFLOW_UI_PORT']}"
 
     def set_env(self, **values: str) -> None:
         """More values in the env file compose reads (as a user edits .env)."""

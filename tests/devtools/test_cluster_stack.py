@@ -1,5 +1,5 @@
 """The cluster test's helpers (``devtools.cluster_stack``): reading a task log from the REST
-API, sampling `docker stats`."""
+API, sampling `docker stats`, the env file and the UI's address."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import threading
 from typing import Any, cast
 
-from devtools.cluster_stack import StatsSampler, log_lines
+from devtools.cluster_stack import Stack, StatsSampler, log_lines
 
 
 def test_a_failed_tasks_log_carries_its_exception_message():
@@ -25,6 +25,18 @@ def test_a_failed_tasks_log_carries_its_exception_message():
     assert log_lines(content) == [
         "::group::Pre Execute", "a plain line", "Task failed with exception",
         "AirflowFailException: the drop watcher could not list drops/incoming/: 3 listings failed", "::endgroup::"]
+
+
+def test_a_value_set_in_the_env_file_is_what_compose_reads_and_where_the_ui_is_called(tmp_path):
+    """The hosts test publishes the head's UI on 8080 after the env file was written with a free
+    port (CI of 2026-12-06: the UI's address kept the first port, and every API call timed out)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("AIRFLOW_UI_PORT=40123\n")
+    stack = Stack(env_file, ["docker-compose.yaml"], {"AIRFLOW_UI_PORT": "40123"}, ui_address="10.231.0.10")
+    assert stack.ui == "http://10.231.0.10:40123"
+    stack.set_env(AIRFLOW_UI_PORT="8080", HEAD_ADDRESS="10.231.0.10")
+    assert stack.ui == "http://10.231.0.10:8080"
+    assert env_file.read_text() == "AIRFLOW_UI_PORT=8080\nHEAD_ADDRESS=10.231.0.10\n"
 
 
 class _Engine:
