@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from devtools.build.wheels import pins
 from devtools.cluster_stack import compose_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -228,15 +229,6 @@ def test_named_volumes_for_state(stack):
     assert {"postgres-db", "airflow-logs", "hdfs-name", "hdfs-data"} <= set(stack["volumes"])
 
 
-def lock() -> dict[str, str]:
-    pins = {}
-    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            pins[name.strip().lower()] = version.split(";")[0].strip()
-    return pins
-
-
 def test_image_installs_the_base_requirements_at_the_locks_pins_on_python_311_as_non_root():
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^ARG BASE_IMAGE=python:3\.11[-.]", dockerfile, re.M) and "FROM ${BASE_IMAGE}" in dockerfile
@@ -263,11 +255,11 @@ def test_generated_secrets_are_never_committed():
 def test_lock_pins_the_stack_and_matches_this_venv():
     import importlib.metadata as md
 
-    pins = lock()
-    assert pins["pyspark"] == pins["pyspark-client"]
+    locked = pins()
+    assert locked["pyspark"] == locked["pyspark-client"]
     for name in ("apache-airflow", "pyspark", "pyspark-client", "ray", "scikit-learn", "pyarrow",
                  "apache-airflow-providers-apache-spark", "apache-airflow-providers-apache-hdfs", "psycopg2-binary"):
-        assert md.version(name) == pins[name], name
+        assert md.version(name) == str(locked[name]), name
 
 
 # -- several hosts: docker-compose.hosts.yaml on the head, docker-compose.worker.yaml elsewhere ------
