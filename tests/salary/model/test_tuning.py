@@ -92,6 +92,34 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
     assert np.mean((model.predict(data.X_val) - data.y_val) ** 2) == pytest.approx(result["best_validation_mse"])
 
 
+@pytest.mark.slow
+def test_trials_reuse_their_worker_processes(ray_gcs_address, tmp_path):
+    """Six trials on the test's two-CPU Ray head run in at most two worker processes: a trial's
+    process runs the next one instead of a fresh process per trial (seconds each here)."""
+    import ray
+
+    from salary.model.tuning import SearchData, search
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(0, 1, size=(6_000, 1))
+    y = 10 * X[:, 0] + rng.normal(0, 1, size=len(X))
+    data = SearchData(X[:5_000], y[:5_000], X[5_000:], y[5_000:])
+    preset = SearchPreset(
+        name="six", description="", model="hist_gradient_boosting", features=("x",), num_samples=6,
+        asha=Asha(min_rows=5_000, reduction_factor=4, max_rows=5_000),
+        space={"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
+               "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [20]},
+               "l2_regularization": {"uniform": [0.0, 0.1]}})
+    ray.init(address=ray_gcs_address)
+    try:
+        result = search(preset, data, str(tmp_path))
+    finally:
+        ray.shutdown()
+    assert len(result["trials"]) == 6
+    pids = {t["pid"] for t in result["trials"]}
+    assert None not in pids and len(pids) <= 2, result["trials"]
+
+
 def test_an_asha_search_needs_the_fit_rows_up_to_its_largest_rung_and_a_grid_all(settings):
     from salary.model.tuning import search_rows
 
