@@ -170,7 +170,7 @@ def search(preset: SearchPreset, data: SearchData, storage: str,
 
     if preset.asha is None:
         trainable = tune.with_parameters(cv_trial, model=preset.model, folds=preset.cv_folds, data=data)
-        tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=1, reuse_actors=True)
+        tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=1)
         target_mse = None
     else:
         rungs = preset_rungs(preset.asha)
@@ -180,12 +180,11 @@ def search(preset: SearchPreset, data: SearchData, storage: str,
                                   reduction_factor=preset.asha.reduction_factor)
         # Seeded: the same candidates on every run (comparable runs; the benchmark's baseline
         # searches the same ones).
-        # A trial's worker process runs the next trial (reuse_actors): a fresh one per trial was
-        # 4-6 s of start-up and imports each on two busy cores (8 trials at 20,000 rows: 16-17 s
-        # of search, 4-6 s reusing them; at 3.4M rows 85-93 s, 70-88 s).
+        # A fresh worker process per trial (Ray's default): reusing them (reuse_actors) made the
+        # search 3 x faster at 20,000 rows, but short trials then all ran in the first process
+        # to start, on one node of the cluster (docs/benchmarks.md, "Tuning").
         tune_config = tune.TuneConfig(metric="mse", mode="min", num_samples=preset.num_samples,
-                                      scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=0),
-                                      reuse_actors=True)
+                                      scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=0))
     # The arrays are in the object store now: this process's copy can go (the caller builds
     # ``data`` in the call, so this was its last reference).
     del data

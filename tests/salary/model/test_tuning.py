@@ -1,5 +1,5 @@
-"""The search's stopping rule and its choice of the trial to refit (pure), and two real searches
-on the test's Ray head: ending at the target's rung, and trials reusing their worker processes."""
+"""The search's stopping rule and its choice of the trial to refit (pure), and a real search on
+the test's Ray head, ending at the target's rung."""
 
 from __future__ import annotations
 
@@ -102,17 +102,6 @@ def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that
     assert not any("model_zlib_pickle" in t for t in result["trials"])  # the model is not kept in the record
     model = load_model(result["best_model"])
     assert np.mean((model.predict(data.X_val) - data.y_val) ** 2) == pytest.approx(result["best_validation_mse"])
-
-
-@pytest.mark.slow
-def test_trials_reuse_their_worker_processes(ray_gcs_address, tmp_path):
-    """Six trials on the test's two-CPU Ray head run in at most two worker processes: a trial's
-    process runs the next one instead of a fresh process per trial (seconds each here)."""
-    result, _ = line_search(5_000, 1_000, 2, ray_gcs_address, str(tmp_path), num_samples=6,
-                            asha=Asha(min_rows=5_000, reduction_factor=4, max_rows=5_000), max_iter=20)
-    assert len(result["trials"]) == 6
-    pids = {t["pid"] for t in result["trials"]}
-    assert None not in pids and len(pids) <= 2, result["trials"]
 
 
 def test_an_asha_search_needs_the_fit_rows_up_to_its_largest_rung_and_a_grid_all(settings):
