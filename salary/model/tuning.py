@@ -217,7 +217,6 @@ def search(preset: SearchPreset, data: SearchData, storage: str,
                    [[int(n), float(v)] for n, v in zip(frame["train_rows"], frame["mse"], strict=True)])
         trials.append({"config": r.config, "mse": metrics["mse"], "train_rows": metrics["train_rows"],
                        "iterations": metrics.get("training_iteration"), "node_ip": metrics.get("node_ip"),
-                       "pid": metrics.get("pid"),
                        "history": history, **({MODEL: metrics[MODEL]} if MODEL in metrics else {})})
     log.info("%d of %d trials reported before the search ended", len(trials), len(results))
     best = pick_best(trials, target_mse)

@@ -1,9 +1,7 @@
-"""The search's stopping rule and its choice of the trial to refit (pure), and a real search on
-the test's Ray head, ending at the target's rung."""
+"""The search's stopping rule and its choice of the trial to refit (pure; the search itself runs
+in the tune_model job tests)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytest
@@ -64,39 +62,29 @@ def test_a_refit_on_the_training_split_holds_at_most_refit_max_rows_of_the_shuff
     assert len(refit_rows_for({"reached_target": True, "best_train_rows": 60}, fit, train, False, 40)) == 60
 
 
-def line_search(rows: int, val_rows: int, seed: int, ray_gcs_address: str, storage: str, num_samples: int,
-                asha: Asha, max_iter: int, target_mse: float | None = None) -> tuple[dict, Any]:
-    """A real Ray Tune search (on the test's Ray head) over noisy points of y = 10 x (noise floor
-    1) with a small gradient-boosting space: the search's result and its data."""
-    import ray
-
-    from salary.model.tuning import SearchData, search
-
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, size=(rows + val_rows, 1))
-    y = 10 * X[:, 0] + rng.normal(0, 1, size=len(X))
-    data = SearchData(X[:rows], y[:rows], X[rows:], y[rows:])
-    preset = SearchPreset(
-        name="line", description="", model="hist_gradient_boosting", features=("x",), num_samples=num_samples,
-        asha=asha, space={"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
-                          "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [max_iter]},
-                          "l2_regularization": {"uniform": [0.0, 0.1]}})
-    ray.init(address=ray_gcs_address)
-    try:
-        return search(preset, data, storage, target_mse=target_mse), data
-    finally:
-        ray.shutdown()
-
-
 @pytest.mark.slow
 def test_the_search_ends_at_the_rung_that_reaches_the_target_and_hands_back_that_model(ray_gcs_address, tmp_path):
-    """An easy target is reached on the first rung, the search ends there, and the model that
-    reached it comes back ready to predict."""
-    from salary.model.tuning import load_model
+    """A real Ray Tune search (on the test's Ray head): an easy target is reached on the first
+    rung, the search ends there, and the model that reached it comes back ready to predict."""
+    import ray
 
-    result, data = line_search(50_000, 10_000, 1, ray_gcs_address, str(tmp_path), num_samples=4,
-                               asha=Asha(min_rows=1_000, reduction_factor=4, max_rows=50_000), max_iter=100,
-                               target_mse=1.5)
+    from salary.model.tuning import SearchData, load_model, search
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, size=(60_000, 1))
+    y = 10 * X[:, 0] + rng.normal(0, 1, size=len(X))  # noise floor: 1
+    data = SearchData(X[:50_000], y[:50_000], X[50_000:], y[50_000:])
+    preset = SearchPreset(
+        name="easy", description="", model="hist_gradient_boosting", features=("x",), num_samples=4,
+        asha=Asha(min_rows=1_000, reduction_factor=4, max_rows=50_000),
+        space={"learning_rate": {"uniform": [0.1, 0.3]}, "max_leaf_nodes": {"choice": [15]},
+               "min_samples_leaf": {"choice": [20]}, "max_iter": {"choice": [100]},
+               "l2_regularization": {"uniform": [0.0, 0.1]}})
+    ray.init(address=ray_gcs_address)
+    try:
+        result = search(preset, data, str(tmp_path), target_mse=1.5)
+    finally:
+        ray.shutdown()
     assert result["reached_target"] and result["best_train_rows"] == 1_000
     assert all(t["train_rows"] == 1_000 for t in result["trials"])  # no trial went past the first rung
     assert not any("model_zlib_pickle" in t for t in result["trials"])  # the model is not kept in the record
