@@ -1,13 +1,16 @@
 """A local Ray node on loopback for the embedded default, the tests and the benchmarks; stopped
 by its PID (``python scripts/services.py ray start|stop DIR``).
 
-`ray start --block` stays in the foreground as the parent of every process it starts, and
-stops them all on SIGTERM, so the node is stopped by that one PID (never `ray stop`, which
-stops every Ray process on the machine). Each node gets its own --temp-dir and explicit memory
-limits. Token authentication is on (RAY_AUTH_MODE=token): Ray 2.60 binds its GCS, raylet and
-agents on every interface whatever the node address, so every client must present the token
-in RAY_AUTH_TOKEN_PATH (scripts/env.sh; created here, mode 600, on first start). Ray's own
-clients (JobSubmissionClient, ray.init) read it from that environment.
+`ray start --block` stays in the foreground as the parent of every process it starts, and stops
+them all on SIGTERM; it runs under devtools.services.supervise, which starts it again when it
+dies (as compose's `restart: unless-stopped` does for the ray-head container; each restart is a
+line in the node's ray.log) and passes SIGTERM on: the node is stopped by the supervisor's PID
+(never `ray stop`, which stops every Ray process on the machine). Each node gets its own
+--temp-dir and explicit memory limits. Token authentication is on (RAY_AUTH_MODE=token): Ray
+2.60 binds its GCS, raylet and agents on every interface whatever the node address, so every
+client must present the token in RAY_AUTH_TOKEN_PATH (scripts/env.sh; created here, mode 600,
+on first start). Ray's own clients (JobSubmissionClient, ray.init) read it from that
+environment.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -65,7 +69,10 @@ def start(root: Path, *, node_ip: str = "127.0.0.2", port: int = 6379, dashboard
     else:
         cmd += ["--head", f"--port={port}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
                 "--include-dashboard=true"]
-    proc = spawn(cmd, root / "ray.log", root / "ray.pid", ray_env())
+    # supervised: restarted (the same ports and token) when it dies, as compose restarts ray-head
+    probe = () if head_address else ("--probe-url", f"http://127.0.0.1:{dashboard_port}/api/version")
+    proc = spawn([sys.executable, "-m", "devtools.services.supervise", *probe, "--", *cmd], root / "ray.log",
+                 root / "ray.pid", ray_env())
     if not head_address:
         wait_for_jobs_api(f"http://127.0.0.1:{dashboard_port}", proc, timeout)
     return proc.pid

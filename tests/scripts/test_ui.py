@@ -68,7 +68,7 @@ def test_stopping_make_ui_stops_every_process_it_started(tmp_path, sig):
         wait_for(lambda: healthy(port) or ui.poll() is not None, 240, "the api-server")
         assert ui.poll() is None, "ui.sh exited before the UI was up"
         time.sleep(5)  # the scheduler, dag-processor and triggerer have started their workers
-        ray_head = int((ray_dir / "ray.pid").read_text())  # `ray start --block` in its own session
+        ray_head = int((ray_dir / "ray.pid").read_text())  # the supervisor of `ray start --block`, its own session
         history = int((history_dir / "history.pid").read_text())  # the Spark History Server, likewise
         with urllib.request.urlopen(f"http://127.0.0.1:{history_port}/api/v1/applications", timeout=10) as resp:
             assert resp.status == 200
