@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from devtools.services import free_port
 from devtools.services import hdfs as local_hdfs
 from devtools.services import ray as local_ray
 from devtools.services import spark as local_spark
+from devtools.services.supervise import answers
 from salary.config import Settings, load_settings
 from tests.helpers import short_tmp
 
@@ -71,7 +73,39 @@ def _ray_ports(**named: int) -> tuple[str, ...]:
     return tuple(f"--{name.replace('_', '-')}={port}" for name, port in named.items())
 
 
-RAY_GCS: dict[str, str] = {}  # ray_cluster's GCS address, for ray_gcs_address
+RAY_HEAD: dict[str, str] = {}  # ray_cluster's folder, GCS address and dashboard port
+
+
+def ray_head_post_mortem(root: Path, lines: int = 30) -> str:
+    """Why a test Ray node stopped: the tail of its ray.log (`ray start --block` and its
+    supervisor, across restarts), and of Ray's record of its processes' exits and its raylet's
+    and GCS's logs in its last two sessions (the one that died and, if any, its restart's)."""
+    sessions = sorted((root / "tmp").glob("session_2*"))[-2:]
+    logs = [root / "ray.log"] + [session / "logs" / name for session in sessions
+                                 for name in ("ray_process_exit.log", "raylet.out", "gcs_server.out")]
+    parts = []
+    for log in logs:
+        text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(none)"]
+        parts.append(f"--- {log}\n" + "\n".join(text))
+    return "\n".join(parts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before a test that needs the session's Ray head: if the head has died, wait for its
+    supervisor to bring it back (a warning with why it died), or error saying why, before any
+    fixture of the test runs; never a run of tests failing on refused connections."""
+    if RAY_HEAD and {"ray_cluster", "ray_gcs_address"} & set(getattr(item, "fixturenames", ())):
+        root, dashboard = Path(RAY_HEAD["root"]), int(RAY_HEAD["dashboard_port"])
+        if local_ray.running(root) and answers(f"http://127.0.0.1:{dashboard}/api/version"):
+            return
+        post_mortem = ray_head_post_mortem(root)
+        try:
+            local_ray.wait_for_jobs_api(f"http://127.0.0.1:{dashboard}", None, timeout=180)
+        except TimeoutError:
+            pytest.fail(f"the session's Ray head ({root}) has stopped:\n{post_mortem}", pytrace=False)
+        warnings.warn(f"the session's Ray head died and was restarted by its supervisor:\n{post_mortem}",
+                      stacklevel=1)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +116,7 @@ def ray_cluster():
     """
     root = short_tmp("ray")
     dashboard, gcs = free_port(), free_port()
-    RAY_GCS["address"] = f"127.0.0.2:{gcs}"
+    RAY_HEAD.update(root=str(root), gcs_address=f"127.0.0.2:{gcs}", dashboard_port=str(dashboard))
     local_ray.start(root, port=gcs, dashboard_port=dashboard, num_cpus=2, memory_gib=4, object_store_gib=1,
               extra=_ray_ports(ray_client_server_port=free_port(), dashboard_agent_listen_port=free_port(),
                                min_worker_port=20100, max_worker_port=20999))
@@ -102,7 +136,7 @@ def ray_cluster():
 @pytest.fixture(scope="session")
 def ray_gcs_address(ray_cluster) -> str:
     """The address ``ray.init`` joins ray_cluster's head by (its GCS)."""
-    return RAY_GCS["address"]
+    return RAY_HEAD["gcs_address"]
 
 
 @pytest.fixture(scope="session")
