@@ -16,6 +16,7 @@ SMALL_ROWS, FAULT_ROWS = 20_000, 1_000_000
 HOSTS_RUN = "1M rows: a third host joins, worker-1 cut off twice"  # the multi-host run's phase
 LAKE = "/lake"
 GiB = 1024**3
+SCALED_RUN = "scaled run, scheduler, Postgres, NameNode and triggerer restarted"  # its phase and timer
 
 
 def path_segment(run_id: str) -> str:
@@ -24,12 +25,12 @@ def path_segment(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip("._")
 
 
-def run_training(stack, rows: int, phase: str, during=None) -> tuple[str, dict]:
+def run_training(stack, rows: int, phase: str, during=None, seed: int = 7) -> tuple[str, dict]:
     """Trigger salary_training through the REST API and wait for its end; ``during(run_id)``
     acts on the stack while it runs. Returns the run id and its task instances."""
     stack.sampler.phase = phase
     t0 = time.monotonic()
-    run_id = stack.trigger(TRAINING, {"rows": rows, "seed": 7})
+    run_id = stack.trigger(TRAINING, {"rows": rows, "seed": seed})
     if during is not None:
         during(run_id)
     state = stack.wait_for_run(TRAINING, run_id)
@@ -38,6 +39,12 @@ def run_training(stack, rows: int, phase: str, during=None) -> tuple[str, dict]:
     tis = stack.task_instances(TRAINING, run_id)
     assert state == "success", {k: (v["state"], v["try_number"]) for k, v in tis.items()}
     return run_id, tis
+
+
+def answering(stack) -> bool:
+    """The api-server answers and reaches its database."""
+    status, body = stack.http("GET", "/api/v2/monitor/health")
+    return status == 200 and json.loads(body)["metadatabase"]["status"] == "healthy"
 
 
 def ray_jobs(stack) -> list[dict]:

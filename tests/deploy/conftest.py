@@ -18,8 +18,10 @@ from cluster_helpers import (
     NULL_ACTIVE,
     PREDICT,
     REPEATED,
+    SCALED_RUN,
     SMALL_ROWS,
     TRAINING,
+    answering,
     people,
     predict_runs,
     run_training,
@@ -85,22 +87,40 @@ def drops(stack, training, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def scaled_run(stack, training):
-    """Two Spark workers and two Ray workers, and the scheduler container restarted mid-run."""
+    """Two Spark workers and two Ray workers, then one training run through four restarts, one
+    after the other: the scheduler while generate_dataset runs (its try dies with it), Postgres
+    while generate_dataset's next try runs, the NameNode while etl_benchmark runs, and the
+    triggerer while tune_model is deferred. A new seed: generate_dataset has rows to write."""
     t0 = time.monotonic()
     stack.compose("up", "-d", "--wait", "--scale", "spark-worker=2", "--scale", "ray-worker=2")
     stack.timer("scale to 2 spark-workers + 2 ray-workers", time.monotonic() - t0)
     events: dict[str, str] = {}
 
+    def state(run_id: str, task_id: str) -> str:
+        return stack.task_instances(TRAINING, run_id)[task_id]["state"]
+
     def during(run_id: str) -> None:
-        stack.wait_for_task(TRAINING, run_id, "etl_benchmark", {"running"})
-        events["scheduler restarted while etl_benchmark was"] = stack.task_instances(TRAINING, run_id)[
-            "etl_benchmark"]["state"]
+        stack.wait_for_task(TRAINING, run_id, "generate_dataset", {"running"})
+        time.sleep(3)  # into its Spark application
+        events["scheduler restarted while generate_dataset was"] = state(run_id, "generate_dataset")
         stack.compose("restart", "airflow-scheduler")
+
+        def retry_running() -> bool:
+            ti = stack.task_instances(TRAINING, run_id)["generate_dataset"]
+            return ti["state"] == "running" and ti["try_number"] >= 2
+
+        wait_until(retry_running, 900, "generate_dataset's retry to run", interval=1)
+        events["postgres restarted while generate_dataset's retry was"] = state(run_id, "generate_dataset")
+        stack.compose("restart", "postgres")
+        wait_until(lambda: answering(stack), 180, "the api-server to reach Postgres again")
+        stack.wait_for_task(TRAINING, run_id, "etl_benchmark", {"running"}, timeout=900)
+        time.sleep(2)  # into its Spark job: reading the raw chunks, writing the staged output
+        events["namenode restarted while etl_benchmark was"] = state(run_id, "etl_benchmark")
+        stack.compose("restart", "namenode")
         stack.wait_for_task(TRAINING, run_id, "tune_model", {"deferred"}, timeout=1500)
         time.sleep(10)  # its job's log is streaming through the triggerer
-        events["triggerer restarted while tune_model was"] = stack.task_instances(TRAINING, run_id)[
-            "tune_model"]["state"]
+        events["triggerer restarted while tune_model was"] = state(run_id, "tune_model")
         stack.compose("restart", "airflow-triggerer")
 
-    run_id, tis = run_training(stack, SMALL_ROWS, "scaled run, scheduler and triggerer restarted", during)
+    run_id, tis = run_training(stack, SMALL_ROWS, SCALED_RUN, during, seed=8)
     return run_id, tis, events

@@ -57,7 +57,7 @@ def test_a_host_without_the_secrets_cannot_join(cluster, two_hosts):
     host, head = two_hosts.host, cluster.head_host.address
     before_spark = {(w["host"], w["port"]) for w in cluster.spark_master()["workers"]}
     spark = host.docker("run", "--rm", "--network", "host", "-e", f"SPARK_AUTH_SECRET={secrets.token_urlsafe(16)}",
-                        IMAGE, "timeout", "60", "spark-class", "org.apache.spark.deploy.worker.Worker",
+                        IMAGE, "timeout", "30", "spark-class", "org.apache.spark.deploy.worker.Worker",
                         "--host", host.address, "--port", "7079", "--webui-port", "8082",
                         f"spark://{head}:7077", check=False, timeout=180)
     assert {(w["host"], w["port"]) for w in cluster.spark_master()["workers"]} == before_spark
