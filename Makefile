@@ -61,7 +61,7 @@ BENCH_ROWS ?= 3000000 10000000 30000000
 bench: setup
 	@source scripts/env.sh && python -m bench.run --rows $(BENCH_ROWS)
 
-## Ten times the report's rows: each stage's work per row at 300M against 30M, memory, disk (about 40 min).
+## Ten times the report's rows: each stage's work per row at 300M against 30M, memory, disk (about 20 min).
 bench-scale: setup
 	@source scripts/env.sh && python -m bench.run --stages scale
 

@@ -46,7 +46,7 @@ from salary.lake import Lake
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("startup", "sizes", "prediction", "latency", "bursts")
-SCALE = "scale"  # its own invocation (about 40 minutes at 300M rows): not among the default stages
+SCALE = "scale"  # its own invocation (about 20 minutes at 300M rows): not among the default stages
 RESULTS = REPO / "bench" / "results"
 
 
